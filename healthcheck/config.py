@@ -82,7 +82,9 @@ class CustomerList(BaseModel):
             if customer.name == name:
                 return customer
         known = ", ".join(c.name for c in self.customers) or "none"
-        raise UnknownCustomerError(f"unknown customer {name!r} in the customer list; known: {known}")
+        raise UnknownCustomerError(
+            f"unknown customer {name!r} in the customer list; known: {known}"
+        )
 
 
 def resolve_customers_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -96,7 +98,7 @@ def load_customers(path: Path) -> CustomerList:
         return CustomerList()
     document = _read_document(path)
     try:
-        return CustomerList.model_validate(_plain(document))
+        return CustomerList.model_validate(_plain(document) or {})
     except ValidationError as exc:
         problem = exc.errors()[0]
         where = ".".join(str(p) for p in problem["loc"])
@@ -117,7 +119,11 @@ def upsert_customers(path: Path, entries: list[dict[str, Any]]) -> None:
     if not isinstance(customers, list):
         raise ConfigError(f"{path}: 'customers' must be a list")
     for entry in entries:
-        positions = [i for i, c in enumerate(customers) if isinstance(c, dict) and c.get("name") == entry["name"]]
+        positions = [
+            i
+            for i, c in enumerate(customers)
+            if isinstance(c, dict) and c.get("name") == entry["name"]
+        ]
         if positions:
             customers[positions[0]] = entry
         else:
@@ -155,4 +161,4 @@ def _plain(node: Any) -> Any:
         return {str(k): _plain(v) for k, v in node.items()}
     if isinstance(node, list):
         return [_plain(v) for v in node]
-    return node if node is not None else None
+    return node

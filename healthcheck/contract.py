@@ -55,9 +55,7 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo("disk_used_bytes", "bytes", "volume bytes used (label: volume)"),
         MetricInfo("disk_capacity_bytes", "bytes", "volume capacity (label: volume)"),
         MetricInfo("replicas", "count", "running replicas of the service", per_instance=False),
-        MetricInfo(
-            "search_requests_per_second", "1/s", "searches per second", per_instance=False
-        ),
+        MetricInfo("search_requests_per_second", "1/s", "searches per second", per_instance=False),
         MetricInfo(
             "search_latency_p99_seconds", "seconds", "search p99 latency", per_instance=False
         ),
@@ -99,7 +97,9 @@ def validate_metrics_frame(frame: pd.DataFrame) -> pd.DataFrame:
         raise SchemaError(f"expected a pandas DataFrame, got {type(frame).__name__}")
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
-        raise SchemaError(f"metrics frame is missing column(s) {missing}; required: {list(REQUIRED_COLUMNS)}")
+        raise SchemaError(
+            f"metrics frame is missing column(s) {missing}; required: {list(REQUIRED_COLUMNS)}"
+        )
     unknown = [c for c in frame.columns if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
     if unknown:
         raise SchemaError(
@@ -110,7 +110,9 @@ def validate_metrics_frame(frame: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(timestamps.dtype, pd.DatetimeTZDtype):
         if pd.api.types.is_datetime64_dtype(timestamps.dtype):
             raise SchemaError("column 'timestamp' is timezone-naive: localise it to UTC first")
-        raise SchemaError(f"column 'timestamp' must be a UTC datetime, got dtype {timestamps.dtype}")
+        raise SchemaError(
+            f"column 'timestamp' must be a UTC datetime, got dtype {timestamps.dtype}"
+        )
     if timestamps.isna().any():
         raise SchemaError(f"column 'timestamp' has {int(timestamps.isna().sum())} missing value(s)")
 

@@ -17,6 +17,7 @@ half-way leaves the previous version of every file readable.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -28,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -146,7 +148,8 @@ class Store:
         names = self.customers()
         if not names:
             raise StoreError(
-                f"store {self.root} holds no customers: run `healthcheck demo` or `healthcheck pull`"
+                f"store {self.root} holds no customers: "
+                "run `healthcheck demo` or `healthcheck pull`"
             )
         return names
 
@@ -231,8 +234,9 @@ class Store:
         result = pd.concat(frames, ignore_index=True)
         for column in ("metric", "service", "instance"):
             result[column] = result[column].astype(str).astype("category")
-        return result.sort_values(["metric", "service", "instance", "label", "timestamp"],
-                                  ignore_index=True)
+        return result.sort_values(
+            ["metric", "service", "instance", "label", "timestamp"], ignore_index=True
+        )
 
     def metric_names(self, customer: str) -> list[str]:
         """Names of the metrics stored for the customer."""
@@ -255,7 +259,7 @@ class Store:
         return sorted(found)
 
     def require_quarter(self, customer: str, quarter: Quarter) -> None:
-        """Raise `MissingDataError` naming the quarters that do have data when `quarter` has none."""
+        """Raise `MissingDataError`, naming the quarters that have data, if `quarter` has none."""
         have = self.quarters(customer)
         if quarter not in have:
             listed = ", ".join(str(q) for q in have) or "none"
@@ -284,9 +288,7 @@ class Store:
 
     def latest_inventory(self, customer: str, at: datetime | None = None) -> Inventory | None:
         """The newest snapshot taken at or before `at` (default: the newest of all)."""
-        candidates = [
-            inv for inv in self.inventories(customer) if at is None or inv.taken_at <= at
-        ]
+        candidates = [inv for inv in self.inventories(customer) if at is None or inv.taken_at <= at]
         return candidates[-1] if candidates else None
 
     def read_manifest(self, customer: str) -> Manifest:
@@ -297,7 +299,9 @@ class Store:
 
     def write_manifest(self, manifest: Manifest) -> None:
         folder = self.customer_dir(manifest.customer)
-        self._write_bytes(folder, folder / "manifest.json", _json_bytes(manifest.model_dump(mode="json")))
+        self._write_bytes(
+            folder, folder / "manifest.json", _json_bytes(manifest.model_dump(mode="json"))
+        )
 
     def record_load(self, customer: str, record: LoadRecord) -> None:
         """Append one load to the customer's manifest."""
@@ -313,23 +317,23 @@ class Store:
 
     def _write_parquet(self, folder: Path, path: Path, frame: pd.DataFrame) -> None:
         frame = frame.sort_values(["service", "instance", "label", "timestamp"], ignore_index=True)
-        table = pa.Table.from_pandas(frame[list(_FILE_SCHEMA.names)], schema=_FILE_SCHEMA,
-                                     preserve_index=False)
-        with self._staged(folder, path) as staging:
-            # One row group per service: a reader asking for one service skips the others.
-            with pq.ParquetWriter(
-                staging,
-                _FILE_SCHEMA,
-                compression="zstd",
-                use_dictionary=["service", "instance", "label"],
-                column_encoding={"timestamp": "DELTA_BINARY_PACKED", "value": "BYTE_STREAM_SPLIT"},
-            ) as writer:
-                services = table.column("service").to_pylist()
-                start = 0
-                for end in range(1, len(services) + 1):
-                    if end == len(services) or services[end] != services[start]:
-                        writer.write_table(table.slice(start, end - start))
-                        start = end
+        table = pa.Table.from_pandas(
+            frame[list(_FILE_SCHEMA.names)], schema=_FILE_SCHEMA, preserve_index=False
+        )
+        # One row group per service: a reader asking for one service skips the others' bytes.
+        services = frame["service"].astype(str).to_numpy()
+        bounds = [0, *np.flatnonzero(services[1:] != services[:-1]) + 1, len(services)]
+        writer_options: dict[str, Any] = {
+            "compression": "zstd",
+            "use_dictionary": ["service", "instance", "label"],
+            "column_encoding": {"timestamp": "DELTA_BINARY_PACKED", "value": "BYTE_STREAM_SPLIT"},
+        }
+        with (
+            self._staged(folder, path) as staging,
+            pq.ParquetWriter(staging, _FILE_SCHEMA, **writer_options) as writer,
+        ):
+            for first, stop in itertools.pairwise(bounds):
+                writer.write_table(table.slice(first, stop - first))
 
     def _write_bytes(self, folder: Path, path: Path, data: bytes) -> None:
         with self._staged(folder, path) as staging:
@@ -343,7 +347,9 @@ class Store:
             staging_dir.mkdir(parents=True, exist_ok=True)
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"cannot write to store {self.root}: {exc.strerror} ({exc.filename})") from exc
+            raise StoreError(
+                f"cannot write to store {self.root}: {exc.strerror} ({exc.filename})"
+            ) from exc
         staging = staging_dir / f"{path.name}.{uuid.uuid4().hex}.tmp"
         try:
             yield staging
@@ -386,11 +392,13 @@ def _read_file(path: Path) -> pd.DataFrame:
     try:
         return _table_to_frame(pq.read_table(path, schema=_FILE_SCHEMA))
     except (pa.ArrowInvalid, OSError) as exc:
-        raise StoreError(f"cannot read {path}: {exc}; remove the file and load that month again") from exc
+        raise StoreError(
+            f"cannot read {path}: {exc}; remove the file and load that month again"
+        ) from exc
 
 
 def _table_to_frame(table: pa.Table) -> pd.DataFrame:
-    frame = table.to_pandas()
+    frame: pd.DataFrame = table.to_pandas()
     frame["timestamp"] = frame["timestamp"].astype("datetime64[ns, UTC]")
     frame["label"] = frame["label"].fillna("").astype(object)
     return frame[["timestamp", "service", "instance", "value", "label"]]

@@ -1,0 +1,243 @@
+"""The `healthcheck` command: a thin adapter over the package's API.
+
+Every user-fixable problem is a `HealthcheckError`; it is printed as one line naming the problem
+and the fix, with exit code 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from healthcheck import __version__
+from healthcheck.config import load_customers, resolve_customers_path, upsert_customers
+from healthcheck.errors import HealthcheckError, ParameterError
+from healthcheck.quarters import Quarter
+from healthcheck.store import Store, validate_customer_name
+
+EXIT_USER_ERROR = 2
+
+
+class UserError(click.ClickException):
+    """A HealthcheckError on its way out: one line on stderr, exit code 2."""
+
+    exit_code = EXIT_USER_ERROR
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HealthcheckError as exc:
+            raise UserError(str(exc)) from exc
+
+
+store_option = click.option(
+    "--store",
+    "store_path",
+    type=click.Path(path_type=Path),
+    envvar="HEALTHCHECK_STORE",
+    default=Path("data/store"),
+    show_default=True,
+    help="Store folder (env: HEALTHCHECK_STORE).",
+)
+customers_option = click.option(
+    "--customers",
+    "customers_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Customer list (else $HEALTHCHECK_CUSTOMERS, else ./customers.yaml).",
+)
+reports_option = click.option(
+    "--reports",
+    "reports_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Reports folder (else $HEALTHCHECK_REPORTS, else ./reports).",
+)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="healthcheck")
+def cli() -> None:
+    """Quarterly health checks and right-sizing reviews for self-hosted Sourcegraph instances.
+
+    Data lives in a local store (one folder per customer); reports are HTML files a customer's
+    champion can read offline.
+    """
+
+
+@cli.command()
+@click.option(
+    "--end",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Pretend today is this date (YYYY-MM-DD): the data covers the two full calendar "
+    "quarters before it. Default: today.",
+)
+@click.option(
+    "--count",
+    type=click.IntRange(1, 500),
+    default=3,
+    show_default=True,
+    help="How many demo customers to generate.",
+)
+@click.option("--no-report", is_flag=True, help="Only generate the data; render no report.")
+@store_option
+@customers_option
+@reports_option
+def demo(
+    as_of: datetime | None,
+    count: int,
+    no_report: bool,
+    store_path: Path,
+    customers_path: Path | None,
+    reports_path: Path | None,
+) -> None:
+    """Generate the demo fleet into the store and render one customer's latest quarter.
+
+    Fictional customers of different sizes and deployment methods, two full quarters of every
+    metric, with problems planted for the health checks to find (see data/demo/README.md). Each
+    demo customer is also added to the customer list, leaving other entries untouched.
+    """
+    from healthcheck.sources.demo import (
+        REPORT_CUSTOMER,
+        customer_entries,
+        demo_fleet,
+        generate_demo_fleet,
+    )
+
+    today = as_of.date() if as_of else datetime.now(UTC).date()
+    store = Store.resolve(store_path)
+    customers_file = resolve_customers_path(customers_path)
+    fleet = demo_fleet(count)
+    with _progress("Generating demo customers", total=len(fleet)) as advance:
+        generate_demo_fleet(store, today=today, count=count, on_customer=lambda c: advance(c.name))
+    upsert_customers(customers_file, customer_entries(fleet))
+    click.echo(f"Wrote {len(fleet)} demo customers to {store.root} and {customers_file}.")
+    if no_report:
+        return
+    quarter = Quarter.last_complete_before(today)
+    _render(store, REPORT_CUSTOMER, quarter, reports_path)
+
+
+@cli.command()
+@click.option("--customer", required=True, help="Customer name, as in `healthcheck list`.")
+@click.option("--quarter", "quarter_text", required=True, help="Quarter, e.g. 2026Q3.")
+@store_option
+@reports_option
+def report(customer: str, quarter_text: str, store_path: Path, reports_path: Path | None) -> None:
+    """Render a customer's quarterly report to REPORTS/CUSTOMER/QUARTER/report.html."""
+    validate_customer_name(customer)
+    quarter = Quarter.parse(quarter_text)
+    _render(Store.resolve(store_path), customer, quarter, reports_path)
+
+
+@cli.command("list")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+)
+@store_option
+@customers_option
+def list_customers(output_format: str, store_path: Path, customers_path: Path | None) -> None:
+    """List the customers in the store, their deployment method and quarters with data."""
+    store = Store.resolve(store_path)
+    names = store.require_nonempty()
+    configured = {
+        c.name: c for c in load_customers(resolve_customers_path(customers_path)).customers
+    }
+    rows = []
+    for name in names:
+        inventory = store.latest_inventory(name)
+        deployment = (
+            inventory.deployment
+            if inventory
+            else configured[name].deployment
+            if name in configured
+            else "unknown"
+        )
+        quarters = [str(q) for q in store.quarters(name)]
+        rows.append({"name": name, "deployment": deployment, "quarters": quarters})
+    if output_format == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("customer", "deployment", "quarters with data")
+    for row in rows:
+        table.add_row(
+            str(row["name"]), str(row["deployment"]), ", ".join(row["quarters"]) or "none"
+        )
+    Console().print(table)
+
+
+def _render(store: Store, customer: str, quarter: Quarter, reports_path: Path | None) -> None:
+    from healthcheck.report import render_report, resolve_reports_dir
+
+    reports_dir = resolve_reports_dir(reports_path)
+    with _status(f"Rendering the {quarter} report of {customer}"):
+        result = render_report(
+            store=store,
+            customer=customer,
+            quarter=quarter,
+            reports_dir=reports_dir,
+            generated_on=date.today(),
+        )
+    click.echo(f"Report ({result.seconds:.1f} s): {result.html_path}")
+
+
+@contextmanager
+def _progress(description: str, total: int) -> Iterator[Any]:
+    """A progress bar on a terminal; silence elsewhere (logs, CI)."""
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[item]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not console.is_terminal,
+        transient=False,
+    ) as progress:
+        task = progress.add_task(description, total=total, item="")
+        yield lambda item: progress.update(task, advance=1, item=item)
+
+
+@contextmanager
+def _status(message: str) -> Iterator[None]:
+    console = Console(stderr=True)
+    if console.is_terminal:
+        with console.status(message):
+            yield
+    else:
+        yield
+
+
+def main() -> None:
+    """Entry point of the `healthcheck` console script."""
+    try:
+        cli.main(prog_name="healthcheck")
+    except ParameterError as exc:  # raised outside a command, e.g. while parsing
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USER_ERROR)
+
+
+if __name__ == "__main__":
+    main()
