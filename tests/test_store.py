@@ -248,7 +248,7 @@ def test_corrupt_json_is_a_clear_store_error(tmp_path: Path) -> None:
     store = Store(tmp_path)
     store.write_metrics("acme", usage())
     (tmp_path / "acme/manifest.json").write_text("{not json")
-    with pytest.raises(StoreError, match="manifest.json"):
+    with pytest.raises(StoreError, match=r"manifest\.json"):
         store.read_manifest("acme")
 
 
