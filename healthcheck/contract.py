@@ -10,7 +10,7 @@ metric    category         canonical name, e.g. ``cpu_usage_cores`` (see `METRIC
 service   category         catalog service name, e.g. ``frontend``
 instance  category         the container or pod; empty for service-level series
 value     float64          SI units: cores, bytes, seconds, ratios 0–1, counts
-label     string, optional extra identity (alert name and level, volume name); empty when unused
+label     category, optional extra identity (alert name and level, volume name); empty when unused
 ========= ================ =====================================================================
 """
 
@@ -81,7 +81,7 @@ def empty_metrics_frame() -> pd.DataFrame:
             "service": pd.Categorical([]),
             "instance": pd.Categorical([]),
             "value": pd.Series([], dtype="float64"),
-            "label": pd.Series([], dtype="object"),
+            "label": pd.Categorical([]),
         }
     )
 
@@ -135,9 +135,9 @@ def validate_metrics_frame(frame: pd.DataFrame) -> pd.DataFrame:
             "instance": _as_category(frame["instance"], "instance", allow_empty=True),
             "value": values,
             "label": (
-                frame["label"].fillna("").astype(str).astype(object)
+                _as_category(frame["label"], "label", allow_empty=True)
                 if "label" in frame.columns
-                else pd.Series("", index=frame.index, dtype=object)
+                else pd.Series("", index=frame.index, dtype="category")
             ),
         },
         index=frame.index,
@@ -151,7 +151,7 @@ def validate_metrics_frame(frame: pd.DataFrame) -> pd.DataFrame:
     if (result["service"].astype(str) == "").any():
         raise SchemaError("column 'service' has empty value(s): every point belongs to a service")
 
-    duplicated = result.duplicated(subset=list(KEY_COLUMNS))
+    duplicated = _duplicated_keys(result)
     if duplicated.any():
         first = result[duplicated].iloc[0]
         raise SchemaError(
@@ -162,9 +162,30 @@ def validate_metrics_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return result
 
 
+def _duplicated_keys(frame: pd.DataFrame) -> pd.Series:
+    """Rows whose key appeared before; hashes two int64 columns instead of five mixed ones."""
+    identity = np.zeros(len(frame), dtype=np.int64)
+    for column in ("metric", "service", "instance", "label"):
+        codes = frame[column].cat.codes.to_numpy().astype(np.int64)
+        identity = identity * (len(frame[column].cat.categories) + 1) + codes
+    keys = pd.DataFrame({"t": frame["timestamp"].array.asi8, "id": identity})  # type: ignore[attr-defined]
+    return keys.duplicated()
+
+
 def _as_category(column: pd.Series, name: str, allow_empty: bool = False) -> pd.Series:
-    if column.isna().any():
+    """The column as a categorical of strings; converting the categories, not every row."""
+    categorical = (
+        column if isinstance(column.dtype, pd.CategoricalDtype) else column.astype("category")
+    )
+    if categorical.isna().any():
         if not allow_empty:
-            raise SchemaError(f"column {name!r} has {int(column.isna().sum())} missing value(s)")
-        column = column.astype(object).where(column.notna(), "")
-    return column.astype(str).astype("category")
+            raise SchemaError(
+                f"column {name!r} has {int(categorical.isna().sum())} missing value(s)"
+            )
+        if "" not in categorical.cat.categories:
+            categorical = categorical.cat.add_categories([""])
+        categorical = categorical.fillna("")
+    as_text = [str(c) for c in categorical.cat.categories]
+    if len(set(as_text)) != len(as_text):  # e.g. 1 and "1": merge them under one string
+        return categorical.astype(str).astype("category")
+    return categorical.cat.rename_categories(as_text)

@@ -180,8 +180,9 @@ class Store:
             return 0
         folder = self.customer_dir(customer)
         months = _step_months(data["timestamp"])
-        for (metric, month), part in data.groupby([data["metric"].astype(str), months], sort=True):
-            path = folder / "metrics" / f"metric={metric}" / f"{month}.parquet"
+        groups = data.groupby([data["metric"], months], sort=True, observed=True)
+        for (metric, month), part in groups:
+            path = folder / "metrics" / f"metric={metric}" / f"{str(month)[:7]}.parquet"
             new = part.drop(columns=["metric"])
             if path.exists():
                 old = _read_file(path)
@@ -321,7 +322,7 @@ class Store:
             frame[list(_FILE_SCHEMA.names)], schema=_FILE_SCHEMA, preserve_index=False
         )
         # One row group per service: a reader asking for one service skips the others' bytes.
-        services = frame["service"].astype(str).to_numpy()
+        services = frame["service"].astype("category").cat.codes.to_numpy()
         bounds = [0, *np.flatnonzero(services[1:] != services[:-1]) + 1, len(services)]
         writer_options: dict[str, Any] = {
             "compression": "zstd",
@@ -379,9 +380,10 @@ class Store:
 # ---------------------------------------------------------------------- helpers
 
 
-def _step_months(timestamps: pd.Series) -> pd.Series:
+def _step_months(timestamps: pd.Series) -> np.ndarray[Any, np.dtype[np.datetime64]]:
     """The month of the step each point closes: the month of the instant just before t."""
-    return (timestamps - pd.Timedelta(1, "ns")).dt.strftime("%Y-%m")
+    nanoseconds = timestamps.array.asi8  # type: ignore[attr-defined]
+    return (nanoseconds - 1).view("datetime64[ns]").astype("datetime64[M]")
 
 
 def _step_month(moment: pd.Timestamp) -> str:
@@ -400,7 +402,7 @@ def _read_file(path: Path) -> pd.DataFrame:
 def _table_to_frame(table: pa.Table) -> pd.DataFrame:
     frame: pd.DataFrame = table.to_pandas()
     frame["timestamp"] = frame["timestamp"].astype("datetime64[ns, UTC]")
-    frame["label"] = frame["label"].fillna("").astype(object)
+    frame["label"] = frame["label"].fillna("").astype("category")
     return frame[["timestamp", "service", "instance", "value", "label"]]
 
 
