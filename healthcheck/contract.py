@@ -168,7 +168,7 @@ def _duplicated_keys(frame: pd.DataFrame) -> pd.Series:
     for column in ("metric", "service", "instance", "label"):
         codes = frame[column].cat.codes.to_numpy().astype(np.int64)
         identity = identity * (len(frame[column].cat.categories) + 1) + codes
-    keys = pd.DataFrame({"t": frame["timestamp"].array.asi8, "id": identity})  # type: ignore[attr-defined]
+    keys = pd.DataFrame({"t": frame["timestamp"].array.asi8, "id": identity})
     return keys.duplicated()
 
 

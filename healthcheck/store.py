@@ -382,8 +382,10 @@ class Store:
 
 def _step_months(timestamps: pd.Series) -> np.ndarray[Any, np.dtype[np.datetime64]]:
     """The month of the step each point closes: the month of the instant just before t."""
-    nanoseconds = timestamps.array.asi8  # type: ignore[attr-defined]
-    return (nanoseconds - 1).view("datetime64[ns]").astype("datetime64[M]")
+    nanoseconds: np.ndarray[Any, np.dtype[np.int64]] = timestamps.array.asi8
+    months: np.ndarray[Any, np.dtype[np.datetime64]]
+    months = (nanoseconds - 1).view("datetime64[ns]").astype("datetime64[M]")
+    return months
 
 
 def _step_month(moment: pd.Timestamp) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -123,7 +124,7 @@ def test_list_json(small_store: Path, tmp_path: Path) -> None:
         "--customers", str(tmp_path / "none.yaml"),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert pd.read_json(result.stdout).to_dict("records") == [
+    assert json.loads(result.stdout) == [
         {"name": "acme", "deployment": "kustomize", "quarters": ["2026Q3"]}
     ]
 

@@ -1,83 +1,26 @@
-"""The `healthcheck` command: a thin adapter over the package's API.
-
-Every user-fixable problem is a `HealthcheckError`; it is printed as one line naming the problem
-and the fix, with exit code 2 and no traceback.
-"""
+"""Commands of the walking skeleton: demo, report, list."""
 
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from healthcheck import __version__
+from healthcheck.cli import (
+    cli,
+    customers_option,
+    progress,
+    reports_option,
+    status,
+    store_option,
+)
 from healthcheck.config import load_customers, resolve_customers_path, upsert_customers
-from healthcheck.errors import HealthcheckError, ParameterError
 from healthcheck.quarters import Quarter
 from healthcheck.store import Store, validate_customer_name
-
-EXIT_USER_ERROR = 2
-
-
-class UserError(click.ClickException):
-    """A HealthcheckError on its way out: one line on stderr, exit code 2."""
-
-    exit_code = EXIT_USER_ERROR
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
-
-
-class _Group(click.Group):
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except HealthcheckError as exc:
-            raise UserError(str(exc)) from exc
-
-
-store_option = click.option(
-    "--store",
-    "store_path",
-    type=click.Path(path_type=Path),
-    envvar="HEALTHCHECK_STORE",
-    default=Path("data/store"),
-    show_default=True,
-    help="Store folder (env: HEALTHCHECK_STORE).",
-)
-customers_option = click.option(
-    "--customers",
-    "customers_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Customer list (else $HEALTHCHECK_CUSTOMERS, else ./customers.yaml).",
-)
-reports_option = click.option(
-    "--reports",
-    "reports_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Reports folder (else $HEALTHCHECK_REPORTS, else ./reports).",
-)
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="healthcheck")
-def cli() -> None:
-    """Quarterly health checks and right-sizing reviews for self-hosted Sourcegraph instances.
-
-    Data lives in a local store (one folder per customer); reports are HTML files a customer's
-    champion can read offline.
-    """
 
 
 @cli.command()
@@ -125,7 +68,7 @@ def demo(
     store = Store.resolve(store_path)
     customers_file = resolve_customers_path(customers_path)
     fleet = demo_fleet(count)
-    with _progress("Generating demo customers", total=len(fleet)) as advance:
+    with progress("Generating demo customers", total=len(fleet)) as advance:
         generate_demo_fleet(store, today=today, count=count, on_customer=lambda c: advance(c.name))
     upsert_customers(customers_file, customer_entries(fleet))
     click.echo(f"Wrote {len(fleet)} demo customers to {store.root} and {customers_file}.")
@@ -191,7 +134,7 @@ def _render(store: Store, customer: str, quarter: Quarter, reports_path: Path | 
     from healthcheck.report import render_report, resolve_reports_dir
 
     reports_dir = resolve_reports_dir(reports_path)
-    with _status(f"Rendering the {quarter} report of {customer}"):
+    with status(f"Rendering the {quarter} report of {customer}"):
         result = render_report(
             store=store,
             customer=customer,
@@ -200,44 +143,3 @@ def _render(store: Store, customer: str, quarter: Quarter, reports_path: Path | 
             generated_on=date.today(),
         )
     click.echo(f"Report ({result.seconds:.1f} s): {result.html_path}")
-
-
-@contextmanager
-def _progress(description: str, total: int) -> Iterator[Any]:
-    """A progress bar on a terminal; silence elsewhere (logs, CI)."""
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[item]}"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not console.is_terminal,
-        transient=False,
-    ) as progress:
-        task = progress.add_task(description, total=total, item="")
-        yield lambda item: progress.update(task, advance=1, item=item)
-
-
-@contextmanager
-def _status(message: str) -> Iterator[None]:
-    console = Console(stderr=True)
-    if console.is_terminal:
-        with console.status(message):
-            yield
-    else:
-        yield
-
-
-def main() -> None:
-    """Entry point of the `healthcheck` console script."""
-    try:
-        cli.main(prog_name="healthcheck")
-    except ParameterError as exc:  # raised outside a command, e.g. while parsing
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_USER_ERROR)
-
-
-if __name__ == "__main__":
-    main()
