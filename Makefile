@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint lab install clean
+.PHONY: demo test lint lab install clean system-deps
 
 # A stamp per extra, so `make demo` needs only the runtime dependencies (a plain `pip install -e .`).
 $(VENV)/.runtime: pyproject.toml
@@ -22,8 +22,18 @@ install: $(VENV)/.runtime
 demo: $(VENV)/.runtime
 	$(BIN)/healthcheck demo
 
+# Debian packages the tests run for real: a Prometheus server (and promtool to backfill it).
+SYSTEM_PACKAGES := prometheus
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
 ## Lint, type-check and run the whole test suite.
-test: $(VENV)/.dev
+test: $(VENV)/.dev system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
