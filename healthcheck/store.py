@@ -32,7 +32,9 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from pandas.api.types import union_categoricals
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from healthcheck.contract import empty_metrics_frame, validate_metrics_frame
@@ -103,6 +105,25 @@ class LoadRecord(BaseModel):
     rows: int
 
 
+class ChunkRecord(BaseModel):
+    """One (query, chunk) a pull fetched and stored, empty answers included, so a rerun skips it.
+
+    `query` is the catalog rule (``metric@family``) and `fingerprint` a hash of its rendered
+    PromQL: a changed query is fetched again. `start`/`end` are the chunk's first and last point.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    query: str
+    fingerprint: str
+    step_seconds: int
+    start: datetime
+    end: datetime
+    series: int
+    points: int
+    fetched_at: datetime
+
+
 class Manifest(BaseModel):
     """What the store holds for a customer and where it came from."""
 
@@ -110,6 +131,7 @@ class Manifest(BaseModel):
 
     customer: str
     loads: list[LoadRecord] = Field(default_factory=list)
+    chunks: list[ChunkRecord] = Field(default_factory=list)
 
 
 class Store:
@@ -232,9 +254,20 @@ class Store:
                     frames.append(part)
         if not frames:
             return empty_metrics_frame()
-        result = pd.concat(frames, ignore_index=True)
-        for column in ("metric", "service", "instance"):
-            result[column] = result[column].astype(str).astype("category")
+        result = pd.DataFrame(
+            {
+                "timestamp": pd.concat([f["timestamp"] for f in frames], ignore_index=True),
+                **{
+                    # Merge the parts' categories instead of converting every row to text.
+                    column: pd.Series(
+                        union_categoricals([f[column].astype("category") for f in frames])
+                    )
+                    for column in ("metric", "service", "instance")
+                },
+                "value": pd.concat([f["value"] for f in frames], ignore_index=True),
+                "label": pd.Series(union_categoricals([f["label"] for f in frames])),
+            }
+        )
         return result.sort_values(
             ["metric", "service", "instance", "label", "timestamp"], ignore_index=True
         )
@@ -309,6 +342,35 @@ class Store:
         manifest = self.read_manifest(customer)
         manifest.loads.append(record)
         self.write_manifest(manifest)
+
+    def record_chunks(self, customer: str, records: Sequence[ChunkRecord]) -> None:
+        """Append fetched chunks to the manifest (after their points are stored)."""
+        manifest = self.read_manifest(customer)
+        manifest.chunks.extend(records)
+        self.write_manifest(manifest)
+
+    def last_timestamp(
+        self, customer: str, metrics: str | Sequence[str] | None = None
+    ) -> pd.Timestamp | None:
+        """The newest stored point of the given metrics (default: all); None when none stored.
+
+        Reads only the timestamp column of each metric's newest month file.
+        """
+        folder = self.customer_dir(customer)
+        if not folder.is_dir():
+            return None
+        newest: pd.Timestamp | None = None
+        for metric in _as_list(metrics) or self.metric_names(customer):
+            files = self._month_files(folder, metric, None, None)
+            if not files:
+                continue
+            column = pq.read_table(files[-1], columns=["timestamp"]).column(0)
+            if len(column) == 0:
+                continue
+            last = pd.Timestamp(pc.max(column).as_py())
+            last = last.tz_localize("UTC") if last.tzinfo is None else last.tz_convert("UTC")
+            newest = last if newest is None or last > newest else newest
+        return newest
 
     def delete_customer(self, customer: str) -> None:
         """Remove everything stored for the customer."""

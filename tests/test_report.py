@@ -1,0 +1,418 @@
+"""The quarterly report: papermill really executes the notebook, nbconvert exports offline HTML.
+
+Three kernels start in this module: one renders the report most tests look at, one fails on a
+corrupt file, one dies. What must fail before a kernel starts is checked with the execution step
+replaced by a tripwire.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import numpy as np
+import pandas as pd
+import papermill
+import pytest
+from plotly.offline import get_plotlyjs
+
+import healthcheck.report.render as render_module
+from healthcheck import __version__
+from healthcheck.errors import (
+    MissingDataError,
+    ParameterError,
+    ReportError,
+    UnknownCustomerError,
+)
+from healthcheck.quarters import Quarter
+from healthcheck.report import (
+    DEFAULT_REPORTS,
+    REPORTS_ENV,
+    RenderResult,
+    render_report,
+    resolve_reports_dir,
+)
+from healthcheck.report.context import load_context, overview_html
+from healthcheck.report.paths import NOTEBOOK
+from healthcheck.report.usage import GIB
+from healthcheck.report.viz import PLOTLY_MIMETYPE, figure_bundle, init_offline
+from healthcheck.store import Inventory, Store
+
+Q3 = Quarter(2026, 3)
+GENERATED_ON = date(2026, 10, 2)
+CANARY = "canary-token-4f1c9d"  # a secret in the environment must reach neither output
+# (cpu used, cpu request, cpu limit, memory request, memory limit) per service
+SERVICES = {
+    "frontend": (1.0, 2.0, 2.0, 2 * GIB, 4 * GIB),
+    "gitserver": (2.0, 4.0, 4.0, 6 * GIB, 8 * GIB),
+    "<b>x</b>": (0.2, 0.5, 1.0, GIB // 2, GIB),
+}
+
+
+def write_customer(store: Store, customer: str, *, with_requests: bool) -> None:
+    """Three services × 2 instances × 2 weeks hourly in 2026Q3, and an inventory."""
+    rng = np.random.default_rng(7)
+    stamps = pd.date_range("2026-07-01 01:00", periods=14 * 24, freq="h", tz="UTC")
+    parts = []
+    for service, (cpu, cpu_request, cpu_limit, memory_request, memory_limit) in SERVICES.items():
+        values = {
+            "cpu_usage_cores": cpu * (1 + 0.3 * rng.random(len(stamps))),
+            "memory_working_set_bytes": memory_limit * (0.5 + 0.4 * rng.random(len(stamps))),
+            "cpu_limit_cores": np.full(len(stamps), cpu_limit),
+            "memory_limit_bytes": np.full(len(stamps), float(memory_limit)),
+        }
+        if with_requests:
+            values["cpu_request_cores"] = np.full(len(stamps), cpu_request)
+            values["memory_request_bytes"] = np.full(len(stamps), float(memory_request))
+        for instance in (f"{service}-0", f"{service}-1"):
+            for metric, series in values.items():
+                parts.append(
+                    pd.DataFrame(
+                        {
+                            "timestamp": stamps,
+                            "metric": metric,
+                            "service": service,
+                            "instance": instance,
+                            "value": series,
+                        }
+                    )
+                )
+    store.write_metrics(customer, pd.concat(parts, ignore_index=True))
+    store.write_inventory(
+        customer,
+        Inventory(
+            taken_at=datetime(2026, 7, 10, tzinfo=UTC),
+            source="test",
+            product_version="6.6.0",
+            deployment="helm" if with_requests else "docker-compose",
+            users=1200,
+            repositories=3400,
+        ),
+    )
+
+
+@pytest.fixture(scope="session")
+def store_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("store")
+    store = Store(root)
+    write_customer(store, "acme", with_requests=True)
+    write_customer(store, "compose-co", with_requests=False)
+    return root
+
+
+@dataclass(frozen=True)
+class Rendered:
+    result: RenderResult
+    html: str
+    notebook: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def rendered(store_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
+    """One real render, with a broken `python3` kernelspec first on the Jupyter path."""
+    jupyter = tmp_path_factory.mktemp("jupyter")
+    spec = jupyter / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {"argv": ["/nonexistent/python", "-f", "{connection_file}"], "language": "python"}
+        )
+    )
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("JUPYTER_PATH", str(jupyter))
+        env.setenv("ACME_PROM_TOKEN", CANARY)
+        result = render_report(
+            store=Store(root=store_root),
+            customer="acme",
+            quarter=Q3,
+            reports_dir=tmp_path_factory.mktemp("reports"),
+            generated_on=GENERATED_ON,
+        )
+    yield Rendered(
+        result,
+        result.html_path.read_text(encoding="utf-8"),
+        json.loads(result.notebook_path.read_text(encoding="utf-8")),
+    )
+
+
+class Elements(HTMLParser):
+    """Collects the start tags of a page: the CSS mentions class names, the markup uses them."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.feed(page)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def with_class(self, name: str) -> int:
+        return sum(name in (attrs.get("class") or "").split() for _, attrs in self.tags)
+
+
+# ---------------------------------------------------------------------- the rendered report
+
+
+@pytest.mark.notebook
+def test_papermill_executes_the_notebook_and_keeps_it_beside_the_html(
+    rendered: Rendered, store_root: Path
+) -> None:
+    folder = rendered.result.html_path.parent
+    assert folder.parts[-2:] == ("acme", "2026Q3")
+    assert sorted(p.name for p in folder.iterdir()) == ["report.html", "report.ipynb"]
+    assert rendered.result.notebook_path == folder / "report.ipynb"
+    assert rendered.result.seconds > 0
+
+    cells = rendered.notebook["cells"]
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert all(c["execution_count"] for c in code)
+    assert sum(len(c["outputs"]) for c in code) >= 5
+    assert not [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
+    injected = next(c for c in cells if "injected-parameters" in c["metadata"].get("tags", []))
+    assert f'store = "{store_root.resolve()}"' in "".join(injected["source"])
+    assert rendered.notebook["metadata"]["papermill"]["parameters"] == {
+        "customer": "acme",
+        "quarter": "2026Q3",
+        "store": str(store_root.resolve()),
+        "generated_on": "2026-10-02",
+    }
+
+
+@pytest.mark.notebook
+def test_the_html_shows_no_code_no_prompts_and_no_parameters(
+    rendered: Rendered, store_root: Path
+) -> None:
+    elements = Elements(rendered.html)
+    for marker in ("jp-InputArea", "jp-InputPrompt", "jp-OutputPrompt", "jp-Editor"):
+        assert elements.with_class(marker) == 0, marker
+    template = json.loads(NOTEBOOK.read_text())
+    for cell in template["cells"]:
+        if cell["cell_type"] == "code":
+            last_line = "".join(cell["source"]).splitlines()[-1]
+            assert last_line not in rendered.html
+    assert "init_offline(" not in rendered.html
+    assert str(store_root.resolve()) not in rendered.html
+    assert "Traceback" not in rendered.html
+
+
+@pytest.mark.notebook
+def test_the_html_works_offline_with_plotly_inlined_once(rendered: Rendered) -> None:
+    plotly_js = get_plotlyjs()
+    assert rendered.html.count(plotly_js[:80]) == 1
+    elements = Elements(rendered.html)
+    assert elements.with_class("plotly-graph-div") == 3
+    assert not [a for tag, a in elements.tags if tag == "script" and "src" in a]
+    assert not [a for tag, a in elements.tags if tag == "link"]
+    # Outside plotly.js itself, nothing may name a remote resource.
+    page = rendered.html.replace(plotly_js, "")
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    assert not re.search(r"""(import\s*\(?\s*["']|url\(\s*["']?)(https?:)?//""", page)
+    assert "cdn" not in page.lower()
+
+
+@pytest.mark.notebook
+def test_the_page_names_customer_quarter_date_and_version(rendered: Rendered) -> None:
+    title = re.search(r"<title>(.*?)</title>", rendered.html, re.S)
+    assert title is not None
+    assert all(part in title.group(1) for part in ("acme", "2026Q3", "2026-10-02"))
+    header = rendered.html[rendered.html.index('<header class="hc-header">') :]
+    assert all(part in header[:600] for part in ("acme", "2026Q3", "2026-10-02"))
+    assert f"healthcheck {__version__}" in rendered.html
+    assert "Resources: used against requested" in rendered.html
+    assert "Sourcegraph 6.6.0" in rendered.html
+
+
+@pytest.mark.notebook
+def test_customer_data_is_escaped_and_secrets_stay_out(rendered: Rendered) -> None:
+    assert "<b>x</b>" not in rendered.html
+    assert "&lt;b&gt;x&lt;/b&gt;" in rendered.html
+    assert CANARY not in rendered.html
+    assert CANARY not in json.dumps(rendered.notebook)
+
+
+@pytest.mark.notebook
+def test_a_failing_run_leaves_the_previous_report_intact(
+    rendered: Rendered, store_root: Path, tmp_path: Path
+) -> None:
+    store = Store(shutil.copytree(store_root, tmp_path / "store"))
+    folder = tmp_path / "reports" / "acme" / "2026Q3"
+    folder.mkdir(parents=True)
+    shutil.copy(rendered.result.html_path, folder / "report.html")
+    shutil.copy(rendered.result.notebook_path, folder / "report.ipynb")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    (store.root / "acme" / "metrics" / "metric=cpu_usage_cores" / "2026-07.parquet").write_bytes(
+        b"not parquet"
+    )
+
+    with pytest.raises(ReportError, match=r"failed in cell \d+: \w+"):
+        render_report(store=store, customer="acme", quarter=Q3, reports_dir=tmp_path / "reports")
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+@pytest.mark.notebook
+def test_a_kernel_that_dies_is_a_report_error(
+    store_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dying = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                'customer = quarter = store = generated_on = ""',
+                metadata={"tags": ["parameters"]},
+            ),
+            nbformat.v4.new_code_cell("import os\nos._exit(1)"),
+        ],
+        metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "3"}},
+    )
+    nbformat.write(dying, tmp_path / "dying.ipynb")
+    monkeypatch.setattr(render_module, "NOTEBOOK", tmp_path / "dying.ipynb")
+
+    with pytest.raises(ReportError, match="kernel died"):
+        render_report(
+            store=Store(store_root), customer="acme", quarter=Q3, reports_dir=tmp_path / "reports"
+        )
+    assert list((tmp_path / "reports" / "acme" / "2026Q3").iterdir()) == []
+
+
+# ---------------------------------------------------------------------- refused before a kernel
+
+
+@pytest.fixture
+def no_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    def tripwire(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a kernel was started")
+
+    monkeypatch.setattr(render_module, "_execute", tripwire)
+
+
+@pytest.mark.usefixtures("no_kernel")
+@pytest.mark.parametrize(
+    ("customer", "quarter", "error"),
+    [
+        ("nobody", Q3, UnknownCustomerError),
+        ("Not A Name", Q3, ParameterError),
+        ("../acme", Q3, ParameterError),
+        ("acme", Quarter(2026, 1), MissingDataError),
+    ],
+)
+def test_bad_customer_or_quarter_fails_before_any_kernel_starts(
+    store_root: Path, tmp_path: Path, customer: str, quarter: Quarter, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        render_report(
+            store=Store(store_root), customer=customer, quarter=quarter, reports_dir=tmp_path
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.usefixtures("no_kernel")
+def test_unwritable_reports_folder_fails_before_any_kernel_starts(
+    store_root: Path, tmp_path: Path
+) -> None:
+    not_a_folder = tmp_path / "reports"
+    not_a_folder.write_text("a file where the reports should go")
+    with pytest.raises(ReportError, match=r"cannot write reports to .*reports.*--reports"):
+        render_report(
+            store=Store(store_root), customer="acme", quarter=Q3, reports_dir=not_a_folder
+        )
+
+
+@pytest.mark.usefixtures("no_kernel")
+def test_missing_notebook_is_a_clear_error(
+    store_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(render_module, "NOTEBOOK", tmp_path / "gone.ipynb")
+    with pytest.raises(ReportError, match=r"gone\.ipynb is missing"):
+        render_report(store=Store(store_root), customer="acme", quarter=Q3, reports_dir=tmp_path)
+
+
+# ---------------------------------------------------------------------- the notebook as committed
+
+
+def test_the_notebook_takes_exactly_four_parameters() -> None:
+    inferred = papermill.inspect_notebook(str(NOTEBOOK))
+    assert set(inferred) == {"customer", "quarter", "store", "generated_on"}
+    assert {p["inferred_type_name"] for p in inferred.values()} == {"str"}
+
+
+def test_the_notebook_is_committed_without_outputs() -> None:
+    notebook = json.loads(NOTEBOOK.read_text())
+    code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    assert code and all(c["outputs"] == [] and c["execution_count"] is None for c in code)
+    assert "papermill" not in notebook["metadata"]
+
+
+# ---------------------------------------------------------------------- helpers, without a kernel
+
+
+def test_reports_dir_comes_from_the_option_then_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(REPORTS_ENV, raising=False)
+    assert resolve_reports_dir() == DEFAULT_REPORTS == Path("reports")
+    monkeypatch.setenv(REPORTS_ENV, "/srv/reports")
+    assert resolve_reports_dir() == Path("/srv/reports")
+    assert resolve_reports_dir("elsewhere") == Path("elsewhere")
+
+
+def test_load_context_checks_parameters_and_finds_a_relative_store(
+    store_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("healthcheck.report.context.REPOSITORY", store_root.parent)
+    context = load_context("acme", "2026Q3", store_root.name, "2026-10-02")
+    assert context.store.root == store_root
+    assert (context.quarter, context.generated_on) == (Q3, GENERATED_ON)
+    assert load_context("acme", "2026Q3", str(store_root)).generated_on == date.today()
+    with pytest.raises(ParameterError, match="generated_on"):
+        load_context("acme", "2026Q3", str(store_root), "yesterday")
+    with pytest.raises(ParameterError, match="quarter"):
+        load_context("acme", "Q3", str(store_root))
+    with pytest.raises(MissingDataError):
+        load_context("acme", "2025Q4", str(store_root))
+
+
+def test_overview_names_the_period_and_the_instance(store_root: Path, tmp_path: Path) -> None:
+    context = load_context("compose-co", "2026Q3", str(store_root))
+    text = overview_html(context)
+    assert "1 July 2026 to 30 September 2026" in text
+    assert "docker-compose" in text and "1,200 users" in text
+
+    bare = Store(tmp_path)
+    bare.write_metrics("bare", pd.DataFrame(
+        {"timestamp": [pd.Timestamp("2026-07-02", tz="UTC")], "metric": "cpu_usage_cores",
+         "service": "frontend", "instance": "frontend-0", "value": [1.0]}
+    ))  # fmt: skip
+    assert "No inventory" in overview_html(load_context("bare", "2026Q3", str(tmp_path)))
+
+
+def test_figures_carry_both_mimetypes_and_a_stable_id() -> None:
+    import plotly.graph_objects as go
+
+    figure = go.Figure(go.Scatter(x=[1, 2], y=[3, 4]))
+    bundle = figure_bundle(figure, "cpu")
+    assert set(bundle) == {PLOTLY_MIMETYPE, "text/html"}
+    assert bundle == figure_bundle(figure, "cpu")
+    assert bundle["text/html"] != figure_bundle(figure, "memory")["text/html"]
+    assert re.search(r'id="fig-[0-9a-f]{12}"', bundle["text/html"])
+    assert get_plotlyjs()[:80] not in bundle["text/html"]
+    json.dumps(bundle)  # what the kernel sends must be plain JSON
+
+
+def test_init_offline_displays_plotly_once_and_keeps_the_mimetype_renderer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import plotly.io as pio
+
+    shown: list[dict[str, str]] = []
+    monkeypatch.setattr("healthcheck.report.viz._display", lambda bundle, raw: shown.append(bundle))
+    monkeypatch.setenv("PLOTLY_RENDERER", "json")  # a user's setting; the report's wins
+    init_offline()
+    assert len(shown) == 1 and get_plotlyjs() in shown[0]["text/html"]
+    assert pio.renderers.default == "plotly_mimetype"
