@@ -148,7 +148,7 @@ def validate_metrics_frame(frame: pd.DataFrame) -> pd.DataFrame:
     ]
     if bad_metrics:
         raise SchemaError(f"metric name(s) {bad_metrics[:3]} are not [a-z][a-z0-9_]*")
-    if (result["service"].astype(str) == "").any():
+    if "" in result["service"].cat.categories and (result["service"] == "").any():
         raise SchemaError("column 'service' has empty value(s): every point belongs to a service")
 
     duplicated = _duplicated_keys(result)

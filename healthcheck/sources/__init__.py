@@ -1,0 +1,1 @@
+"""Sources: everything that brings metrics in from outside, each yielding canonical frames."""
