@@ -1,0 +1,311 @@
+"""Backtest: fit each recommender on a series' first days, replay the days after.
+
+Per series the origin is its own first usage point + `train_days`; recommenders are fitted on a
+frame cut at that origin (they never see the test window), and scored on (origin, origin +
+`test_days`]. A series is eligible with ≥ `MIN_HISTORY_DAYS` of training and test coverage ≥ 80 %
+(reference §7.2). Metrics are pooled over the eligible series that got a recommendation:
+
+- CPU exceedance: share of test samples above the CPU request;
+- CPU relative slack: Σ(R − u) / ΣR over test samples;
+- memory would-OOM: share of series whose test peak exceeds the memory limit (the request when no
+  limit is set);
+- memory relative slack: Σ(L − m) / ΣL;
+- coverage: share of eligible series with a recommendation.
+
+The oracle row sets, per series, the CPU request to the (1 − e) quantile of its own test usage
+and the memory limit to its test peak: the best any static recommendation can do at risk e.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from healthcheck.contract import validate_metrics_frame
+from healthcheck.errors import MissingDataError, ParameterError
+from healthcheck.models.base import Recommender, get_recommender
+from healthcheck.models.history import (
+    CPU,
+    MEMORY,
+    FloatArray,
+    Points,
+    SeriesKey,
+    split_metric,
+    timestamps_seconds,
+)
+from healthcheck.models.recommendation import Recommendation
+
+DAY = 86_400
+MIN_TEST_COVERAGE = 0.8
+# Every quarter point up to 4 %, where the recommenders' defaults sit, then coarser.
+ORACLE_RISKS = (*(round(0.0025 * i, 4) for i in range(17)), 0.05, 0.075, 0.1)
+
+
+@dataclass
+class BacktestRow:
+    """One recommender's pooled scores."""
+
+    recommender: str
+    cpu_exceedance: float
+    cpu_slack: float
+    memory_would_oom: float
+    memory_slack: float
+    coverage: float
+    series: int
+    oracle_cpu_slack_at_same_exceedance: float | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class BacktestResult:
+    train_days: float
+    test_days: float
+    eligible: int
+    skipped: dict[str, str]
+    rows: list[BacktestRow]
+    oracle_curve: list[dict[str, float]] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, allow_nan=False)
+
+
+@dataclass
+class _TestWindow:
+    cpu: FloatArray
+    memory: FloatArray
+
+
+def read_trace(path: str | Path) -> pd.DataFrame:
+    """A trace file (Parquet or CSV) in the canonical contract, validated."""
+    path = Path(path)
+    if not path.exists():
+        raise ParameterError(f"trace file {path} does not exist")
+    if path.suffix.lower() in {".parquet", ".pq"}:
+        frame = pd.read_parquet(path)
+    elif path.suffix.lower() == ".csv":
+        frame = pd.read_csv(path)
+        if "timestamp" in frame.columns:
+            frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
+    else:
+        raise ParameterError(f"trace {path}: expected a .parquet or .csv file")
+    return validate_metrics_frame(frame)
+
+
+def split_train_test(
+    frame: pd.DataFrame, train_days: float, test_days: float
+) -> tuple[pd.DataFrame, dict[SeriesKey, _TestWindow], dict[SeriesKey, int]]:
+    """The training frame (every metric cut at each series' origin) and each test window."""
+    if train_days <= 0 or test_days <= 0:
+        raise ParameterError("--train-days and --test-days must be positive")
+    cpu = split_metric(frame, CPU)
+    memory = split_metric(frame, MEMORY)
+    starts: dict[SeriesKey, int] = {}
+    for points in (cpu, memory):
+        for (service, instance, _), p in points.items():
+            key = (service, instance)
+            starts[key] = min(starts.get(key, int(p.t[0])), int(p.t[0]))
+    if not starts:
+        raise MissingDataError(f"the trace has no {CPU} or {MEMORY} points")
+    origins = {k: s + int(train_days * DAY) for k, s in starts.items()}
+    # Cut every row (usage, configuration, events) at its series' origin, vectorised.
+    pair = frame["service"].astype(str) + "\x00" + frame["instance"].astype(str)
+    cut = pair.map({f"{s}\x00{i}": o for (s, i), o in origins.items()})
+    t = timestamps_seconds(frame["timestamp"])
+    train = frame[(t <= cut.fillna(np.iinfo(np.int64).max).to_numpy(dtype=np.int64))]
+    empty = Points(np.zeros(0, dtype=np.int64), np.zeros(0))
+    tests = {}
+    for key, origin in origins.items():
+        end = origin + int(test_days * DAY)
+        windows = []
+        for points in (cpu, memory):
+            p = points.get((*key, ""), empty)
+            lo, hi = np.searchsorted(p.t, [origin, end], side="right")
+            windows.append(p.v[lo:hi])
+        tests[key] = _TestWindow(windows[0], windows[1])
+    return train, tests, origins
+
+
+def _steps_per_window(frame: pd.DataFrame, test_days: float) -> dict[SeriesKey, float]:
+    """Expected points per test window, from each series' median memory step."""
+    out = {}
+    for (service, instance, _), p in split_metric(frame, MEMORY).items():
+        step = float(np.median(np.diff(p.t))) if len(p) > 1 else float(DAY)
+        out[(service, instance)] = test_days * DAY / max(step, 1.0)
+    return out
+
+
+def score(
+    name: str,
+    recs: dict[SeriesKey, Recommendation],
+    tests: dict[SeriesKey, _TestWindow],
+    eligible: list[SeriesKey],
+) -> BacktestRow:
+    """Pool one recommender's test scores over the eligible series it covered."""
+    exceed = samples = 0
+    cpu_r = cpu_u = mem_l = mem_m = 0.0
+    ooms = memory_series = covered = 0
+    for key in eligible:
+        rec = recs.get(key)
+        if rec is None or not rec.ok:
+            continue
+        covered += 1
+        test = tests[key]
+        if rec.cpu_request_cores is not None and len(test.cpu):
+            r = rec.cpu_request_cores
+            exceed += int(np.count_nonzero(test.cpu > r))
+            samples += len(test.cpu)
+            cpu_r += r * len(test.cpu)
+            cpu_u += float(test.cpu.sum())
+        limit = (
+            rec.memory_limit_bytes
+            if rec.memory_limit_bytes is not None
+            else rec.memory_request_bytes
+        )
+        if limit is not None and len(test.memory):
+            memory_series += 1
+            ooms += int(float(test.memory.max()) > limit)
+            mem_l += limit * len(test.memory)
+            mem_m += float(test.memory.sum())
+    return BacktestRow(
+        recommender=name,
+        cpu_exceedance=exceed / samples if samples else float("nan"),
+        cpu_slack=(cpu_r - cpu_u) / cpu_r if cpu_r else float("nan"),
+        memory_would_oom=ooms / memory_series if memory_series else float("nan"),
+        memory_slack=(mem_l - mem_m) / mem_l if mem_l else float("nan"),
+        coverage=covered / len(eligible) if eligible else 0.0,
+        series=covered,
+    )
+
+
+def oracle_curve(
+    tests: dict[SeriesKey, _TestWindow], eligible: list[SeriesKey]
+) -> list[dict[str, float]]:
+    """Pooled (exceedance, slack) of the per-series test-window (1 − e) quantile, over e."""
+    curve = []
+    for risk in ORACLE_RISKS:
+        exceed = samples = 0
+        cpu_r = cpu_u = 0.0
+        for key in eligible:
+            u = tests[key].cpu
+            r = float(np.quantile(u, 1 - risk))
+            exceed += int(np.count_nonzero(u > r))
+            samples += len(u)
+            cpu_r += r * len(u)
+            cpu_u += float(u.sum())
+        curve.append(
+            {
+                "risk": risk,
+                "cpu_exceedance": exceed / samples,
+                "cpu_slack": (cpu_r - cpu_u) / cpu_r if cpu_r else float("nan"),
+            }
+        )
+    return curve
+
+
+def oracle_slack_at(curve: list[dict[str, float]], exceedance: float) -> float | None:
+    """The oracle's slack at a given pooled exceedance, interpolated along its curve."""
+    if not curve or not np.isfinite(exceedance):
+        return None
+    x = np.array([p["cpu_exceedance"] for p in curve])
+    y = np.array([p["cpu_slack"] for p in curve])
+    order = np.argsort(x)
+    return float(np.interp(exceedance, x[order], y[order]))
+
+
+def run_backtest(
+    frame: pd.DataFrame,
+    recommenders: list[str | Recommender],
+    *,
+    train_days: float = 60,
+    test_days: float = 30,
+    oracle_risk: float = 0.02,
+) -> BacktestResult:
+    """Fit every recommender on the training frame and score it on the test windows."""
+    import time
+
+    train, tests, _ = split_train_test(frame, train_days, test_days)
+    expected = _steps_per_window(frame, test_days)
+    skipped: dict[str, str] = {}
+    eligible = []
+    for key, test in sorted(tests.items()):
+        name = "/".join(k for k in key if k)
+        # Coverage counts the steps observed at all: a CPU point may be missing (NaN) where
+        # memory was still measured, and the series was still there to be scored.
+        coverage = max(len(test.cpu), len(test.memory)) / expected.get(key, np.inf)
+        if coverage < MIN_TEST_COVERAGE:
+            skipped[name] = f"test coverage {coverage:.0%} < {MIN_TEST_COVERAGE:.0%}"
+        else:
+            eligible.append(key)
+    if not eligible:
+        raise MissingDataError(
+            f"no series has {train_days:g} days of training and {MIN_TEST_COVERAGE:.0%} of "
+            f"{test_days:g} test days; skipped: {skipped}"
+        )
+    curve = oracle_curve(tests, eligible)
+    rows = []
+    for item in recommenders:
+        model = recommender_from_spec(item) if isinstance(item, str) else item
+        started = time.perf_counter()
+        recs = {(r.service, r.instance): r for r in model.fit(train).recommend()}
+        row = score(label(model), recs, tests, eligible)
+        row.seconds = round(time.perf_counter() - started, 3)
+        for key in eligible:
+            rec = recs.get(key)
+            if rec is not None and not rec.ok:
+                skipped.setdefault(f"{'/'.join(k for k in key if k)} ({model.name})", rec.reason)
+        row.oracle_cpu_slack_at_same_exceedance = oracle_slack_at(curve, row.cpu_exceedance)
+        rows.append(row)
+    rows.append(_oracle_row(tests, eligible, oracle_risk))
+    return BacktestResult(train_days, test_days, len(eligible), skipped, rows, curve)
+
+
+def _oracle_row(
+    tests: dict[SeriesKey, _TestWindow], eligible: list[SeriesKey], risk: float
+) -> BacktestRow:
+    recs = {}
+    for key in eligible:
+        test = tests[key]
+        recs[key] = Recommendation(
+            series="/".join(key),
+            service=key[0],
+            instance=key[1],
+            recommender="oracle",
+            cpu_request_cores=float(np.quantile(test.cpu, 1 - risk)),
+            memory_limit_bytes=float(test.memory.max()),
+        )
+    row = score(f"oracle (risk {risk:g})", recs, tests, eligible)
+    row.oracle_cpu_slack_at_same_exceedance = row.cpu_slack
+    return row
+
+
+def recommender_from_spec(spec: str) -> Recommender:
+    """`name` or `name:param=value,param=value` (values parsed as JSON, else kept as text)."""
+    name, _, rest = spec.partition(":")
+    params: dict[str, Any] = {}
+    for pair in filter(None, rest.split(",")):
+        key, sep, text = pair.partition("=")
+        if not sep:
+            raise ParameterError(f"malformed recommender parameter {pair!r} in {spec!r}: use k=v")
+        try:
+            params[key.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            params[key.strip()] = text.strip()
+    return get_recommender(name.strip(), **params)
+
+
+def label(model: Recommender) -> str:
+    """The recommender's name, with the parameters that differ from its defaults."""
+    defaults = type(model)().get_params()
+    changed = {k: v for k, v in model.get_params().items() if defaults.get(k) != v}
+    if not changed:
+        return model.name
+    return model.name + ":" + ",".join(f"{k}={v}" for k, v in sorted(changed.items()))
+
+
+def rows_as_records(result: BacktestResult) -> list[dict[str, Any]]:
+    return [asdict(r) for r in result.rows]

@@ -1,0 +1,56 @@
+"""Our recommender: censoring, risk target, forecast growth, per-series choice, evidence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from models_testdata import MIB, build_frame, daily_usage
+
+from healthcheck.models import get_recommender
+
+
+def test_usage_pinned_at_the_cpu_limit_is_demand_at_least_that() -> None:
+    usage = daily_usage(21)
+    usage["cpu_usage_cores"] = np.minimum(usage["cpu_usage_cores"] * 3, 1.0)  # capped at 1 core
+    usage["cpu_limit_cores"] = np.full(len(usage["cpu_usage_cores"]), 1.0)
+    [rec] = get_recommender("healthcheck").fit(build_frame({"a/a": usage})).recommend()
+    [krr] = get_recommender("krr-simple").fit(build_frame({"a/a": usage})).recommend()
+    assert rec.evidence["cpu_pinned_share"] > 0.05
+    assert rec.cpu_request_cores >= 1.0  # never below the level the work was pinned at
+    assert krr.cpu_request_cores <= 1.0
+
+
+def test_a_lower_risk_never_gives_a_lower_request() -> None:
+    frame = build_frame({"a/a": daily_usage(28, seed=5), "b/b": daily_usage(28, seed=6, level=3)})
+    loose = get_recommender("healthcheck", cpu_risk=0.05).fit(frame).recommend()
+    tight = get_recommender("healthcheck", cpu_risk=0.005).fit(frame).recommend()
+    for a, b in zip(loose, tight, strict=True):
+        assert b.cpu_request_cores >= a.cpu_request_cores
+        assert b.risk["cpu_exceedance"] <= 0.005 or b.evidence["cpu_statistic"].startswith("long+")
+
+
+def test_growing_memory_is_covered_to_the_horizon() -> None:
+    usage = daily_usage(42, seed=7)
+    n = len(usage["memory_working_set_bytes"])
+    usage["memory_working_set_bytes"] += np.linspace(0, 2000 * MIB, n)  # ~48 MiB a day
+    frame = build_frame({"a/a": usage})
+    short = get_recommender("healthcheck", horizon_days=7).fit(frame).recommend()[0]
+    long = get_recommender("healthcheck", horizon_days=90).fit(frame).recommend()[0]
+    peak = usage["memory_working_set_bytes"].max()
+    assert long.evidence["memory_growth"] > 1.0
+    # 90 more days at ~48 MiB/day must be in the limit (the damped trend keeps most of it).
+    assert long.memory_limit_bytes > peak + 0.6 * 90 * 2000 * MIB / 42
+    assert long.memory_limit_bytes > short.memory_limit_bytes
+
+
+def test_evidence_and_risk_are_stated() -> None:
+    [rec] = get_recommender("healthcheck").fit(build_frame({"a/a": daily_usage(28)})).recommend()
+    assert rec.evidence["cpu_statistic"].split(":")[0] in {"long", "long+recent"}
+    assert set(rec.evidence["cpu_candidates_replayed_exceedance"]) == {"long", "long+recent"}
+    assert 0 <= rec.risk["cpu_exceedance"] <= 1
+    assert rec.cpu_limit_cores >= rec.cpu_request_cores
+    assert rec.memory_request_bytes == rec.memory_limit_bytes
+    assert rec.monthly_cost == pytest.approx(
+        (rec.cpu_request_cores * 0.0218 + rec.memory_request_bytes / 2**30 * 0.0029) * 730,
+        abs=0.01,
+    )
