@@ -1,0 +1,319 @@
+"""Commands that read a customer's instance: pull, export, doctor."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from healthcheck.cli import cli, customers_option, store_option
+from healthcheck.config import Customer, load_customers, resolve_customers_path
+from healthcheck.errors import ParameterError
+from healthcheck.quarters import Quarter
+from healthcheck.sources.chunks import PROMETHEUS_MAX_POINTS
+from healthcheck.sources.pull import ChunkResult, PullSummary, parse_duration
+from healthcheck.store import Store
+
+
+def _range_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--quarter", default=None, help="A calendar quarter, e.g. 2026Q3 (UTC)."),
+        click.option(
+            "--since", default=None, help="Start, ISO 8601 (e.g. 2026-07-01T00:00Z; naive = UTC)."
+        ),
+        click.option("--until", default=None, help="End, ISO 8601 (default: now)."),
+        click.option(
+            "--step",
+            default="5m",
+            show_default=True,
+            help="Resolution: each point describes the step that ends at it (>= 2x scrape).",
+        ),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(1, 32),
+            default=4,
+            show_default=True,
+            help="Requests in flight at once.",
+        ),
+        click.option(
+            "--chunk-points",
+            type=click.IntRange(1, PROMETHEUS_MAX_POINTS),
+            default=PROMETHEUS_MAX_POINTS,
+            show_default=True,
+            help="Points per series per request (Prometheus refuses more than 11,000).",
+        ),
+        click.option(
+            "--attempts",
+            type=click.IntRange(1, 20),
+            default=5,
+            show_default=True,
+            help="Tries per request on 429, 5xx, time-outs and dropped connections.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+@cli.command()
+@click.option("--customer", "customer_name", required=True, help="Name in customers.yaml.")
+@_range_options
+@click.option(
+    "--incremental",
+    is_flag=True,
+    help="From where the stored data ends to --until (default now); run daily from a scheduler.",
+)
+@store_option
+@customers_option
+def pull(
+    customer_name: str,
+    quarter: str | None,
+    since: str | None,
+    until: str | None,
+    step: str,
+    concurrency: int,
+    chunk_points: int,
+    attempts: int,
+    incremental: bool,
+    store_path: Path,
+    customers_path: Path | None,
+) -> None:
+    """Pull every catalog metric from the customer's Prometheus into the store.
+
+    Resumable: a rerun fetches only the chunks the store does not have yet.
+    """
+    from healthcheck.sources.pull import connect
+    from healthcheck.sources.pull import pull as run_pull
+
+    customer = _customer(customer_name, customers_path)
+    start, end = _range(quarter, since, until, allow_open_start=incremental)
+    with (
+        connect(customer, attempts=attempts) as client,
+        _chunk_progress(f"pulling {customer.name}") as (on_plan, on_chunk),
+    ):
+        summary = run_pull(
+            Store.resolve(store_path),
+            customer,
+            client=client,
+            since=start,
+            until=end,
+            step_seconds=_step(step),
+            incremental=incremental,
+            concurrency=concurrency,
+            max_points=chunk_points,
+            on_plan=on_plan,
+            on_chunk=on_chunk,
+        )
+    _print_summary(summary)
+
+
+@cli.command()
+@click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="*.parquet")
+@click.option("--customer", "customer_name", default=None, help="Name in customers.yaml, or:")
+@click.option("--url", default=None, help="Prometheus URL (instead of --customer).")
+@click.option(
+    "--deployment",
+    type=click.Choice(["helm", "kustomize", "docker-compose"]),
+    default=None,
+    help="With --url: how Sourcegraph is deployed.",
+)
+@click.option(
+    "--auth",
+    "auth_kind",
+    type=click.Choice(["none", "bearer", "basic", "header"]),
+    default="none",
+    show_default=True,
+    help="With --url: how to authenticate.",
+)
+@click.option("--token-env", default=None, help="With --url: env variable holding the secret.")
+@click.option("--username", default=None, help="With --auth basic: the user name.")
+@click.option("--header", default=None, help="With --auth header: the header's name.")
+@click.option("--ca-bundle", type=click.Path(path_type=Path), default=None, help="PEM CA file.")
+@_range_options
+@customers_option
+def export(
+    output: Path,
+    customer_name: str | None,
+    url: str | None,
+    deployment: str | None,
+    auth_kind: str,
+    token_env: str | None,
+    username: str | None,
+    header: str | None,
+    ca_bundle: Path | None,
+    quarter: str | None,
+    since: str | None,
+    until: str | None,
+    step: str,
+    concurrency: int,
+    chunk_points: int,
+    attempts: int,
+    customers_path: Path | None,
+) -> None:
+    """Write the catalog metrics of your own Prometheus to one Parquet file for `import`.
+
+    Run inside your network; the token is used for the requests only and written nowhere.
+    """
+    from healthcheck.sources.export import export_file
+
+    if url:
+        if deployment is None:
+            raise ParameterError("--url needs --deployment (helm, kustomize or docker-compose)")
+        customer = Customer(
+            name=customer_name or "export",
+            deployment=deployment,
+            prometheus={
+                "url": url,
+                "auth": {
+                    "kind": auth_kind,
+                    "token_env": token_env,
+                    "username": username,
+                    "header": header,
+                },
+                "ca_bundle": ca_bundle,
+            },
+        )
+    elif customer_name:
+        customer = _customer(customer_name, customers_path)
+    else:
+        raise ParameterError("give --customer NAME (from customers.yaml) or --url URL")
+    start, end = _range(quarter, since, until, allow_open_start=False)
+    if start is None:
+        raise ParameterError("give --quarter (e.g. 2026Q3) or --since (and --until)")
+    from healthcheck.sources.pull import connect
+
+    with (
+        connect(customer, attempts=attempts) as client,
+        _chunk_progress(f"exporting {customer.name}") as (on_plan, on_chunk),
+    ):
+        summary = export_file(
+            customer,
+            output,
+            client=client,
+            since=start,
+            until=end or datetime.now(UTC),
+            step_seconds=_step(step),
+            concurrency=concurrency,
+            max_points=chunk_points,
+            on_plan=on_plan,
+            on_chunk=on_chunk,
+        )
+    click.echo(
+        f"wrote {summary.path}: {summary.points:,} points from {summary.chunks} requests in "
+        f"{summary.seconds:.1f} s; send it to your health-check contact "
+        f"(they run `healthcheck import {summary.path.name} --customer NAME`)"
+    )
+
+
+@cli.command()
+@click.option("--customer", "customer_name", required=True, help="Name in customers.yaml.")
+@click.option("--at", default=None, help="Look for series at this time (ISO 8601; default: now).")
+@customers_option
+def doctor(customer_name: str, at: str | None, customers_path: Path | None) -> None:
+    """Check a customer's instance before a pull: one line per check, with what to do.
+
+    Exits 1 when a check fails.
+    """
+    from healthcheck.sources.doctor import run_doctor
+
+    customer = _customer(customer_name, customers_path)
+    checks = run_doctor(customer, at=_moment(at, "--at") if at else None)
+    for check in checks:
+        click.echo(check.line())
+    if any(c.status == "fail" for c in checks):
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _customer(name: str, customers_path: Path | None) -> Customer:
+    return load_customers(resolve_customers_path(customers_path)).get(name)
+
+
+def _step(text: str) -> int:
+    seconds = parse_duration(text)
+    if seconds < 1:
+        raise ParameterError(f"--step {text!r} is too short: give at least 1s, e.g. 5m")
+    return seconds
+
+
+def _moment(text: str, option: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ParameterError(
+            f"{option} {text!r} is not an ISO 8601 time: write e.g. 2026-07-01T00:00Z"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _range(
+    quarter: str | None, since: str | None, until: str | None, *, allow_open_start: bool
+) -> tuple[datetime | None, datetime | None]:
+    if quarter and (since or until):
+        raise ParameterError("give either --quarter or --since/--until, not both")
+    if quarter:
+        parsed = Quarter.parse(quarter)
+        return parsed.start, parsed.end
+    start = _moment(since, "--since") if since else None
+    end = _moment(until, "--until") if until else None
+    if start is None and not allow_open_start:
+        raise ParameterError("give --quarter (e.g. 2026Q3) or --since (and --until)")
+    return start, end
+
+
+@contextmanager
+def _chunk_progress(
+    description: str,
+) -> Iterator[tuple[Callable[[int], None], Callable[[ChunkResult], None]]]:
+    """Chunks, points and ETA on a terminal; nothing when stderr is not one (cron, CI)."""
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("chunks · {task.fields[points]:,} points"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    ) as bar:
+        task = bar.add_task(description, total=None, points=0)
+        points = 0
+
+        def on_plan(total: int) -> None:
+            bar.update(task, total=total)
+
+        def on_chunk(result: ChunkResult) -> None:
+            nonlocal points
+            points += result.points
+            bar.update(task, advance=1, points=points)
+
+        yield on_plan, on_chunk
+
+
+def _print_summary(summary: PullSummary) -> None:
+    click.echo(
+        f"pulled {summary.customer}: {summary.since:%Y-%m-%dT%H:%MZ} .. "
+        f"{summary.until:%Y-%m-%dT%H:%MZ} at {summary.step_seconds}s; "
+        f"{summary.chunks_fetched} chunks fetched, {summary.chunks_skipped} already stored; "
+        f"{summary.series} series, {summary.points:,} points, {summary.gaps} gaps, "
+        f"{summary.retries} retries, {summary.seconds:.1f} s"
+    )
+    for note in summary.quality:
+        click.echo(f"note: {note.detail}")

@@ -1,0 +1,460 @@
+"""A Prometheus HTTP API client: auth, retries, and range answers parsed straight to numpy.
+
+`PrometheusClient.query_range` sends one request (the chunking lives in `chunks.py`, the pull in
+`pull.py`) and returns a `Matrix`: the labels of each series, and the timestamps and values of all
+series as two flat numpy arrays with offsets, with no Python object per sample.
+
+Retries (exponential backoff with jitter) cover what a second try can fix: HTTP 429 and 5xx,
+time-outs, dropped connections, and answers cut short or garbled on the way. A query Prometheus
+refuses (`bad_data`, `execution`) is a `PromQLError` naming the query; it is not retried.
+
+Secrets: the token is read from the environment variable or file the customer entry names, when
+the client is built, and is only ever put in a request header; never in a message.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from healthcheck.config import PrometheusConnection
+from healthcheck.errors import ConfigError, SourceError
+
+# Prometheus answers a query that ran longer than --query.timeout (default 2m) with 503. We ask
+# it to give up sooner (`timeout` parameter) and wait a little longer ourselves, so a slow query
+# ends as Prometheus's clear "query timed out" and not as a dropped connection.
+QUERY_TIMEOUT_SECONDS = 90.0
+CLIENT_TIMEOUT_SECONDS = 100.0
+# Above this, a query goes in a POST body: URLs are cut at 8 KiB by many proxies.
+POST_ABOVE_CHARS = 1_500
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+class PromQLError(SourceError):
+    """Prometheus refused a query (bad_data, execution): retrying would not help."""
+
+
+class TransientError(SourceError):
+    """A failure a retry may fix: 429, 5xx, time-out, dropped connection, cut-short answer."""
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """A `query_range` answer: series i has points offsets[i]:offsets[i+1] of the flat arrays."""
+
+    labels: list[dict[str, str]]
+    offsets: IntArray
+    timestamps_ms: IntArray
+    values: FloatArray
+
+    @property
+    def points(self) -> int:
+        return int(self.values.size)
+
+
+@dataclass
+class ClientStats:
+    """What the client sent, for the summary and the tests."""
+
+    range_queries: int = 0
+    retries: int = 0
+    bytes_received: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class PrometheusClient:
+    """One Prometheus server. Thread-safe: the pull shares it between its workers."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        verify: bool | str = True,
+        timeout_seconds: float = CLIENT_TIMEOUT_SECONDS,
+        attempts: int = 5,
+        backoff_seconds: float = 1.0,
+        transport: httpx.BaseTransport | None = None,
+        name: str = "prometheus",
+        compress: bool | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        headers = dict(headers or {})
+        if not (compress if compress is not None else not is_loopback(self.url)):
+            # On loopback (a port-forward, an SSH tunnel, the benchmark) gzip saves no time and
+            # costs CPU at both ends: Prometheus compresses ~30 MB per answer, we inflate it.
+            headers["Accept-Encoding"] = "identity"
+        self.name = name
+        self.attempts = attempts
+        self.backoff_seconds = backoff_seconds
+        self.stats = ClientStats()
+        self._http = httpx.Client(
+            base_url=self.url,
+            headers=headers,
+            verify=verify,
+            timeout=httpx.Timeout(timeout_seconds, connect=10.0),
+            transport=transport,
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            follow_redirects=True,
+        )
+
+    @classmethod
+    def from_connection(
+        cls,
+        connection: PrometheusConnection,
+        *,
+        customer: str,
+        transport: httpx.BaseTransport | None = None,
+        **options: Any,
+    ) -> PrometheusClient:
+        """A client for a customer's Prometheus, with the auth its entry names."""
+        if not connection.url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"customer {customer!r}: prometheus.url {connection.url!r} must start with "
+                "http:// or https://"
+            )
+        verify: bool | str = str(connection.ca_bundle) if connection.ca_bundle else True
+        if connection.ca_bundle and not Path(connection.ca_bundle).expanduser().is_file():
+            raise ConfigError(
+                f"customer {customer!r}: prometheus.ca_bundle {connection.ca_bundle} is not a "
+                "readable file: give the PEM file of the CAs to trust"
+            )
+        if not connection.verify_tls:
+            verify = False
+        return cls(
+            connection.url,
+            headers=auth_headers(connection, customer),
+            verify=verify,
+            transport=transport,
+            name=f"{customer}'s Prometheus at {connection.url}",
+            **options,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> PrometheusClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ API calls
+
+    def query_range(
+        self, promql: str, start: int, end: int, step: int, *, name: str = "query"
+    ) -> Matrix:
+        """The series of `promql` at start, start+step, …, end (seconds since the epoch)."""
+        params = {
+            "query": promql,
+            "start": str(start),
+            "end": str(end),
+            "step": str(step),
+            "timeout": f"{QUERY_TIMEOUT_SECONDS:g}s",
+        }
+
+        def attempt() -> Matrix:
+            self.stats.range_queries += 1
+            body = self._send("/api/v1/query_range", params, name)
+            return parse_matrix(body, name=name, promql=promql)
+
+        result: Matrix = self._retrying(attempt)
+        return result
+
+    def query(self, promql: str, *, time: int | None = None, name: str = "query") -> Matrix:
+        """An instant query; each series holds one point."""
+        params = {"query": promql, "timeout": f"{QUERY_TIMEOUT_SECONDS:g}s"}
+        if time is not None:
+            params["time"] = str(time)
+        result: Matrix = self._retrying(
+            lambda: parse_vector(self._send("/api/v1/query", params, name), name=name)
+        )
+        return result
+
+    def get_data(self, path: str, *, name: str | None = None) -> Any:
+        """The `data` of a GET on a status endpoint such as /api/v1/status/flags."""
+
+        def attempt() -> Any:
+            body = self._send(path, None, name or path)
+            try:
+                return json.loads(body)["data"]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise TransientError(f"{self.name}: malformed answer to {path}") from exc
+
+        return self._retrying(attempt)
+
+    # ------------------------------------------------------------------ transport
+
+    def _retrying(self, attempt: Callable[[], Any]) -> Any:
+        retrying = Retrying(
+            retry=retry_if_exception_type(TransientError),
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_random_exponential(multiplier=self.backoff_seconds, max=30),
+            before_sleep=self._count_retry,
+            reraise=True,
+        )
+        return retrying(attempt)
+
+    def _count_retry(self, state: RetryCallState) -> None:
+        self.stats.retries += 1
+
+    def _send(self, path: str, params: dict[str, str] | None, name: str) -> bytes:
+        try:
+            if params is not None and len(params.get("query", "")) > POST_ABOVE_CHARS:
+                response = self._http.post(path, data=params)
+            else:
+                response = self._http.get(path, params=params)
+            body = response.read()
+        except httpx.TimeoutException as exc:
+            raise TransientError(
+                f"{self.name} did not answer {name} in time ({type(exc).__name__})"
+            ) from exc
+        except httpx.RequestError as exc:  # refused, reset, cut short, undecodable
+            raise TransientError(
+                f"cannot reach {self.name} for {name}: {type(exc).__name__}: {exc}"
+            ) from exc
+        self.stats.bytes_received += len(body)
+        if response.status_code == 200:
+            return body
+        raise self._http_error(response.status_code, body, name, params)
+
+    def _http_error(
+        self, status: int, body: bytes, name: str, params: dict[str, str] | None
+    ) -> SourceError:
+        detail = _error_detail(body)
+        if status in (401, 403):
+            return SourceError(
+                f"{self.name} refused {name} with HTTP {status}: check the token or credentials "
+                "named in customers.yaml (prometheus.auth) and their rights"
+            )
+        if status == 429 or status >= 500:
+            return TransientError(f"{self.name} answered {name} with HTTP {status}: {detail}")
+        if status in (400, 422) and params is not None:
+            return PromQLError(
+                f"{self.name} refused {name} (HTTP {status}, {detail}); "
+                f"query: {params.get('query', '')}"
+                + (
+                    "; fetch fewer points per request (--chunk-points) or a larger step"
+                    if "too many" in detail or "exceeded" in detail
+                    else ""
+                )
+            )
+        return SourceError(f"{self.name} answered {name} with HTTP {status}: {detail}")
+
+
+def is_loopback(url: str) -> bool:
+    """Whether the URL names this machine (localhost, 127.0.0.0/8, ::1)."""
+    host = httpx.URL(url).host
+    return host == "localhost" or host.startswith("127.") or host == "::1"
+
+
+def auth_headers(connection: PrometheusConnection, customer: str) -> dict[str, str]:
+    """The request headers for the entry's auth; the secret is read now and kept nowhere else."""
+    auth = connection.auth
+    if auth.kind == "none":
+        return {}
+    secret = _read_secret(auth.token_env, auth.token_file, customer)
+    if auth.kind == "bearer":
+        return {"Authorization": f"Bearer {secret}"}
+    if auth.kind == "basic":
+        if not auth.username:
+            raise ConfigError(
+                f"customer {customer!r}: prometheus.auth kind basic needs a username "
+                "(the password comes from token_env or token_file)"
+            )
+        pair = base64.b64encode(f"{auth.username}:{secret}".encode()).decode()
+        return {"Authorization": f"Basic {pair}"}
+    if not auth.header:
+        raise ConfigError(
+            f"customer {customer!r}: prometheus.auth kind header needs `header` "
+            "(the header's name; its value comes from token_env or token_file)"
+        )
+    return {auth.header: secret}
+
+
+def _read_secret(env: str | None, path: Path | None, customer: str) -> str:
+    if env:
+        value = os.environ.get(env, "")
+        if not value:
+            raise ConfigError(
+                f"customer {customer!r}: environment variable {env} (prometheus.auth.token_env) "
+                "is not set or empty: export it before pulling"
+            )
+        return value.strip()
+    if path:
+        try:
+            value = Path(path).expanduser().read_text().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"customer {customer!r}: cannot read secrets file {path} "
+                f"(prometheus.auth.token_file): {exc.strerror}"
+            ) from exc
+        if not value:
+            raise ConfigError(f"customer {customer!r}: secrets file {path} is empty")
+        return value
+    raise ConfigError(
+        f"customer {customer!r}: prometheus.auth needs token_env or token_file for its secret"
+    )
+
+
+def _error_detail(body: bytes) -> str:
+    try:
+        payload = json.loads(body)
+        return f"{payload.get('errorType', 'error')}: {payload.get('error', '')}"[:500]
+    except (ValueError, AttributeError):
+        return body[:200].decode("utf-8", "replace").strip() or "empty answer"
+
+
+# ---------------------------------------------------------------------- parsing
+
+_MATRIX_HEAD = b'{"status":"success","data":{"resultType":"matrix","result":['
+_SERIES_HEAD = b'{"metric":'
+_VALUES_KEY = b'"values":['
+_TAIL = re.compile(rb'\]\}(,"warnings":\[.*\])?\}\s*$', re.DOTALL)
+# `[1700000000,"1.5"],[…]` becomes the CSV `1700000000,1.5\n…`, parsed by Arrow's C++ reader
+# (4x numpy.fromstring, 5x json.loads on the same text; see docs/performance.md). No null
+# values: Prometheus writes NaN as "NaN", which Arrow reads as a float.
+_CSV_READ = pacsv.ReadOptions(column_names=["t", "v"], use_threads=False)
+_CSV_CONVERT = pacsv.ConvertOptions(
+    column_types={"t": pa.float64(), "v": pa.float64()}, null_values=[], strings_can_be_null=False
+)
+
+
+def parse_matrix(body: bytes, *, name: str = "query", promql: str = "") -> Matrix:
+    """Parse a `query_range` answer without a Python object per sample.
+
+    Prometheus writes the answer in a fixed layout; its `values` arrays hold only numbers and
+    quoted numbers, so each is located by bytes, and all of them are read by one CSV parse. An
+    answer in another layout (a proxy that re-encodes JSON) takes the slower, general path.
+    Anything cut short or garbled is a `TransientError`: a retry fetches it again.
+    """
+    if not body.startswith(_MATRIX_HEAD):
+        return _parse_matrix_general(body, name)
+    labels: list[dict[str, str]] = []
+    rows: list[int] = []
+    lines: list[bytes] = []
+    position = len(_MATRIX_HEAD)
+    while body.startswith(_SERIES_HEAD, position):
+        values_at = body.find(_VALUES_KEY, position)
+        close = body.find(b"]]}", values_at)
+        if values_at < 0 or close < 0:
+            raise _garbled(name)
+        try:
+            labels.append(json.loads(body[position + len(_SERIES_HEAD) : values_at - 1]))
+        except ValueError as exc:
+            raise _garbled(name) from exc
+        text = body[values_at + len(_VALUES_KEY) : close + 1]
+        rows.append(_check_pairs(text, name))
+        lines.append(text[1:-1].replace(b"],[", b"\n").replace(b'"', b""))
+        position = close + 3
+        if body.startswith(b",", position):
+            position += 1
+    if not _TAIL.match(body, position):
+        raise _garbled(name)
+    return _assemble_csv(labels, rows, lines, name)
+
+
+def _check_pairs(text: bytes, name: str) -> int:
+    """The number of `[t,"v"]` pairs in `text`, after checking every bracket, quote and comma
+    stands where the layout puts it (the CSV conversion would otherwise hide a stray one)."""
+    pairs = text.count(b"],[") + 1
+    if (
+        not text.startswith(b"[")
+        or not text.endswith(b"]")
+        or text.count(b"[") != pairs
+        or text.count(b"]") != pairs
+        or text.count(b'"') != 2 * pairs
+        or text.count(b",") != 2 * pairs - 1
+    ):
+        raise _garbled(name)
+    return pairs
+
+
+def _assemble_csv(
+    labels: list[dict[str, str]], rows: list[int], lines: list[bytes], name: str
+) -> Matrix:
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(np.asarray(rows, dtype=np.int64), out=offsets[1:])
+    if not lines:
+        empty = np.empty(0, dtype=np.float64)
+        return Matrix(labels, offsets, empty.astype(np.int64), empty)
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(b"\n".join(lines)),
+            read_options=_CSV_READ,
+            convert_options=_CSV_CONVERT,
+        )
+    except pa.ArrowInvalid as exc:
+        raise _garbled(name) from exc
+    if table.num_rows != offsets[-1]:
+        raise _garbled(name)
+    seconds = table.column("t").to_numpy()
+    values = np.ascontiguousarray(table.column("v").to_numpy(), dtype=np.float64)
+    return Matrix(labels, offsets, np.rint(seconds * 1000).astype(np.int64), values)
+
+
+def _assemble(labels: list[dict[str, str]], parts: list[FloatArray]) -> Matrix:
+    sizes = np.fromiter((p.size // 2 for p in parts), dtype=np.int64, count=len(parts))
+    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    flat = np.concatenate(parts) if parts else np.empty(0, dtype=np.float64)
+    timestamps_ms = np.rint(flat[0::2] * 1000).astype(np.int64)
+    return Matrix(labels, offsets, timestamps_ms, np.ascontiguousarray(flat[1::2]))
+
+
+def _parse_matrix_general(body: bytes, name: str) -> Matrix:
+    payload = _json(body, name)
+    result = payload.get("data", {}).get("result")
+    if payload.get("status") != "success" or not isinstance(result, list):
+        raise _garbled(name)
+    labels = [series.get("metric", {}) for series in result]
+    parts = [
+        np.asarray(series.get("values", []), dtype=np.float64).reshape(-1) for series in result
+    ]
+    return _assemble(labels, parts)
+
+
+def parse_vector(body: bytes, *, name: str = "query") -> Matrix:
+    """An instant query's answer (small: one point per series) as a `Matrix`."""
+    payload = _json(body, name)
+    result = payload.get("data", {}).get("result")
+    if payload.get("status") != "success" or not isinstance(result, list):
+        raise _garbled(name)
+    labels = [series.get("metric", {}) for series in result]
+    parts = [np.asarray(series.get("value", []), dtype=np.float64) for series in result]
+    return _assemble(labels, parts)
+
+
+def _json(body: bytes, name: str) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise _garbled(name) from exc
+    if not isinstance(payload, dict):
+        raise _garbled(name)
+    return payload
+
+
+def _garbled(name: str) -> TransientError:
+    return TransientError(f"the answer to {name} was cut short or is not valid JSON")
