@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,6 +41,8 @@ class PrometheusConnection(BaseModel):
 
     url: str
     auth: Auth = Field(default_factory=Auth)
+    ca_bundle: Path | None = None  # a PEM file of CAs to trust; TLS is verified by default
+    verify_tls: bool = True
 
 
 class SourcegraphConnection(BaseModel):
@@ -48,6 +51,29 @@ class SourcegraphConnection(BaseModel):
     url: str
     token_env: str | None = None
     token_file: Path | None = None
+
+
+class Suppression(BaseModel):
+    """A finding the customer accepted: hidden from the score until `expires` (inclusive)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(description="a finding id, its base before ':', or a glob such as 'alerts.*'")
+    service: str | None = None
+    reason: str = Field(min_length=1)
+    expires: date
+
+
+class DisasterRecovery(BaseModel):
+    """The disaster-recovery questionnaire; an unanswered question is a health-check finding."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # how the databases and gitserver are backed up, in the customer's words
+    backups: str | None = None
+    last_restore_test: date | None = None
+    rpo_hours: float | None = Field(default=None, ge=0)
+    rto_hours: float | None = Field(default=None, ge=0)
 
 
 class Customer(BaseModel):
@@ -61,6 +87,12 @@ class Customer(BaseModel):
     prometheus: PrometheusConnection | None = None
     sourcegraph: SourcegraphConnection | None = None
     demo: bool = False
+    # health checks (healthcheck/checks, docs/checks.md)
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    suppressions: list[Suppression] = Field(default_factory=list)
+    disaster_recovery: DisasterRecovery | None = None
+    licensed_seats: int | None = Field(default=None, ge=0)
+    deployment_config: Path | None = None
 
     @field_validator("name")
     @classmethod

@@ -1,18 +1,29 @@
-"""The product catalog: a product's services, reference sizes and where settings live.
+"""The product catalog: a product's services, reference sizes, where settings live, and how each
+canonical metric is read from Prometheus.
 
-One YAML file per product (``sourcegraph.yaml`` beside this module), validated on load.
+One YAML file per product (``sourcegraph.yaml`` beside this module), validated on load. The
+catalog holds knowledge only: no network and no maths. `Catalog.queries_for` gives the PromQL a
+pull runs for a deployment; `Catalog.matcher` turns a returned series' labels into the contract's
+(service, instance, label).
 """
 
 from __future__ import annotations
 
-from functools import cache
+import re
+from dataclasses import dataclass
+from functools import cache, cached_property
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from ruamel.yaml import YAML
 
+from healthcheck.contract import METRICS
 from healthcheck.errors import ConfigError
+
+QueryFamily = Literal["kubernetes", "docker-compose"]
+SeriesKind = Literal["container", "volume", "target", "service", "alert"]
+_FAMILIES: tuple[QueryFamily, ...] = ("kubernetes", "docker-compose")
 
 
 class Resources(BaseModel):
@@ -38,6 +49,15 @@ class Volume(BaseModel):
     size_bytes: int = Field(gt=0)
 
 
+class KubernetesNames(BaseModel):
+    """How cAdvisor and kube-state-metrics name the service on Kubernetes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workload: str = Field(description="Deployment or StatefulSet name; pods are <workload>-…")
+    container: str = Field(description="the container's name inside the pod")
+
+
 class Service(BaseModel):
     """One service of the product, with the reference size of its main container."""
 
@@ -53,6 +73,45 @@ class Service(BaseModel):
     resources: Resources
     compose_limits: ComposeLimits
     volumes: list[Volume] = Field(default_factory=list)
+    kubernetes: KubernetesNames
+    compose_name: str = Field(description="regex on cAdvisor's `name` label on docker-compose")
+
+    @property
+    def pod_pattern(self) -> str:
+        """The pods of the workload: a StatefulSet ordinal, or a Deployment's <rs>-<id>."""
+        return rf"{re.escape(self.kubernetes.workload)}-(\d+|[a-z0-9]{{5,10}}-[a-z0-9]{{5}})"
+
+    def setting_paths(self, deployment: str) -> dict[str, str]:
+        """Where the service's resources, replicas and volume sizes are set, per deployment.
+
+        Helm: keys of values.yaml. Kustomize: the strategic-merge patch target. Compose: the
+        keys of docker-compose.yaml (compose has limits only, no requests).
+        """
+        if deployment == "helm":
+            paths = {
+                "resources": f"{self.helm_key}.resources",
+                "replicas": f"{self.helm_key}.replicaCount",
+            }
+            if self.volumes:
+                paths["storage"] = f"{self.helm_key}.storageSize"
+            return paths
+        if deployment == "kustomize":
+            target = f"{self.kind}/{self.kubernetes.workload}"
+            container = f"spec.template.spec.containers[name={self.kubernetes.container}]"
+            paths = {
+                "resources": f"{target} {container}.resources",
+                "replicas": f"{target} spec.replicas",
+            }
+            if self.volumes and self.kind == "StatefulSet":
+                paths["storage"] = (
+                    f"{target} spec.volumeClaimTemplates[name={self.volumes[0].name}]"
+                    ".spec.resources.requests.storage"
+                )
+            return paths
+        return {
+            "cpus": " / ".join(f"services.{c}.cpus" for c in self.compose_containers),
+            "memory": " / ".join(f"services.{c}.mem_limit" for c in self.compose_containers),
+        }
 
 
 class RemovedService(BaseModel):
@@ -61,6 +120,43 @@ class RemovedService(BaseModel):
     name: str
     removed_in: str
     moved_to: str | None
+    container: str | None = Field(
+        default=None, description="its container name, so older instances' series still match"
+    )
+
+
+class SeriesRule(BaseModel):
+    """One canonical metric for one deployment family: its PromQL and how its series map."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str
+    family: QueryFamily
+    promql: str
+    series: SeriesKind
+    service: str | None = None
+    label: str | None = None
+    aggregate: Literal["sum"] | None = None
+    resets: str | None = Field(default=None, description="the counter selector behind a rate")
+
+    @property
+    def key(self) -> str:
+        """Names the query in the manifest and in errors: ``metric@family``."""
+        return f"{self.metric}@{self.family}"
+
+
+class Threshold(BaseModel):
+    """One of Sourcegraph's provisioning indicators or saturation alerts."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str
+    level: Literal["warning", "critical"]
+    statistic: str
+    op: Literal[">=", ">", "<", "<="]
+    value: float
+    for_: str = Field(alias="for")
+    advice: str
 
 
 class Catalog(BaseModel):
@@ -70,6 +166,36 @@ class Catalog(BaseModel):
     display_name: str
     services: list[Service]
     removed_services: list[RemovedService] = Field(default_factory=list)
+    queries: list[SeriesRule] = Field(default_factory=list)
+    graphql_metrics: list[str] = Field(default_factory=list)
+    thresholds: list[Threshold] = Field(default_factory=list)
+    # healthcheck's own check thresholds (docs/checks.md); customers override them by name
+    check_thresholds: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_queries(cls, data: Any) -> Any:
+        """The YAML groups queries per metric with shared keys; expand to one rule per family."""
+        if isinstance(data, dict) and isinstance(data.get("queries"), dict):
+            data = {**data, "queries": _expand(data["queries"])}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> Catalog:
+        names = {s.name for s in self.services}
+        for rule in self.queries:
+            if rule.metric not in METRICS:
+                raise ValueError(f"query for unknown metric {rule.metric!r}")
+            if rule.service is not None and rule.service not in names:
+                raise ValueError(f"{rule.key}: unknown service {rule.service!r}")
+            if "$step" not in rule.promql and "$window" not in rule.promql:
+                raise ValueError(f"{rule.key}: PromQL uses neither $step nor $window")
+        for service in self.services:
+            try:
+                re.compile(service.compose_name)
+            except re.error as exc:
+                raise ValueError(f"{service.name}: compose_name is not a regex: {exc}") from exc
+        return self
 
     def service(self, name: str) -> Service:
         for service in self.services:
@@ -80,6 +206,127 @@ class Catalog(BaseModel):
     def default_services(self) -> list[Service]:
         """The services a default deployment runs (optional ones left out)."""
         return [s for s in self.services if not s.optional]
+
+    def queries_for(self, deployment: str) -> list[SeriesRule]:
+        """The queries a pull runs for a deployment (helm, kustomize or docker-compose)."""
+        family = query_family(deployment)
+        return [q for q in self.queries if q.family == family]
+
+    def render(self, rule: SeriesRule, step_seconds: int) -> str:
+        """The rule's PromQL for a step: counters over one step, gauges over (t-step, t]."""
+        return self._fill(rule.promql, step_seconds)
+
+    def render_resets(self, rule: SeriesRule, window_seconds: int) -> str | None:
+        """The number of counter resets per window behind the rule's rate, if it has one."""
+        if rule.resets is None:
+            return None
+        return f"sum(resets({self._fill(rule.resets, window_seconds)}[{window_seconds}s]))"
+
+    def _fill(self, promql: str, step_seconds: int) -> str:
+        names = "|".join(
+            [f"({s.compose_name})" for s in self.services]
+            + [f"({r.container}(-\\d+)?)" for r in self.removed_services if r.container]
+        )
+        return (
+            promql.replace("$step", f"{step_seconds}s")
+            .replace("$window", f"{step_seconds * 1000 - 1}ms")
+            # a PromQL double-quoted string takes Go escapes: the regex's \d must be written \\d
+            .replace("$names", names.replace("\\", "\\\\"))
+        )
+
+    @cached_property
+    def matcher(self) -> SeriesMatcher:
+        return SeriesMatcher(self)
+
+
+def query_family(deployment: str) -> QueryFamily:
+    return "docker-compose" if deployment == "docker-compose" else "kubernetes"
+
+
+def _expand(grouped: dict[str, Any]) -> list[dict[str, Any]]:
+    shared_keys = ("series", "service", "label", "aggregate")
+    rules = []
+    for metric, spec in grouped.items():
+        shared = {k: spec[k] for k in shared_keys if k in spec}
+        for family in _FAMILIES:
+            entry = spec.get(family, spec.get("any"))
+            if entry is None:
+                continue
+            own = entry if isinstance(entry, dict) else {"promql": entry}
+            rules.append({"metric": metric, "family": family, **shared, **own})
+    return rules
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Where a series lands in the contract."""
+
+    service: str
+    instance: str
+    label: str = ""
+
+
+class SeriesMatcher:
+    """Turns a returned series' labels into the contract's (service, instance, label)."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._by_container: dict[str, list[tuple[re.Pattern[str], str]]] = {}
+        compose: list[tuple[str, str]] = []
+        volumes: list[tuple[str, str, str]] = []
+        for s in catalog.services:
+            self._by_container.setdefault(s.kubernetes.container, []).append(
+                (re.compile(s.pod_pattern), s.name)
+            )
+            compose.append((s.compose_name, s.name))
+            for volume in s.volumes:
+                # StatefulSet claims are <template>-<pod>; a Deployment's claim is its own name.
+                if s.kind == "StatefulSet":
+                    pattern = rf"{re.escape(volume.name)}-(?P<pod>{s.pod_pattern})"
+                else:
+                    pattern = rf"(?P<pod>{re.escape(s.kubernetes.workload)})"
+                volumes.append((pattern, s.name, volume.name))
+        for removed in catalog.removed_services:
+            if removed.container:
+                any_pod = re.compile(rf"{re.escape(removed.container)}-.+")
+                self._by_container.setdefault(removed.container, []).append((any_pod, removed.name))
+                compose.append((rf"{re.escape(removed.container)}(-\d+)?", removed.name))
+        self._compose = [(re.compile(p), name) for p, name in compose]
+        self._volumes = [(re.compile(p), name, vol) for p, name, vol in volumes]
+
+    def identify(self, rule: SeriesRule, labels: dict[str, str]) -> Identity | None:
+        """The identity of one series, or None when it belongs to no catalog service."""
+        if rule.series == "container":
+            return self._container(rule.family, labels)
+        if rule.series == "volume":
+            return self._volume(labels.get("persistentvolumeclaim", ""))
+        if rule.series == "target":
+            host = labels.get("instance", "").rsplit(":", 1)[0]
+            return Identity(rule.service or "", host, rule.label or "") if host else None
+        if rule.series == "alert":
+            service = labels.get("service_name", "")
+            name = f"{labels.get('level', '')}/{labels.get('name', '')}"
+            return Identity(service, "", name) if service else None
+        return Identity(rule.service or "", "", rule.label or "")
+
+    def _container(self, family: QueryFamily, labels: dict[str, str]) -> Identity | None:
+        if family == "docker-compose":
+            name = labels.get("name", "")
+            for pattern, service in self._compose:
+                if pattern.fullmatch(name):
+                    return Identity(service, name)
+            return None
+        pod = labels.get("pod", "")
+        for pattern, service in self._by_container.get(labels.get("container", ""), []):
+            if pattern.fullmatch(pod):
+                return Identity(service, pod)
+        return None
+
+    def _volume(self, claim: str) -> Identity | None:
+        for pattern, service, volume in self._volumes:
+            match = pattern.fullmatch(claim)
+            if match:
+                return Identity(service, match.group("pod"), volume)
+        return None
 
 
 @cache

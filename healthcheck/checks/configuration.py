@@ -1,0 +1,371 @@
+"""Configuration review: the deployment's settings against the reference and the right-sizing.
+
+The settings come from the customer's deployment override (Helm values, Kustomize patches or a
+compose file: `deployment_config` in its entry, or a copy in the inventory snapshot); without
+one, from what the running containers reported (requests, limits, replicas at the quarter's end).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from healthcheck.catalog import Service
+from healthcheck.checks.base import (
+    GIB,
+    CheckContext,
+    Evidence,
+    Finding,
+    Severity,
+    insufficient,
+    register_check,
+    rounded,
+)
+from healthcheck.checks.frames import plain_frame
+from healthcheck.contract import METRICS
+
+SOURCE = "Helm chart values.yaml v7.6.0 / docker-compose v7.5 reference (catalog); right-sizing"
+Settings = dict[str, dict[str, float]]
+_QUANTITY = re.compile(r"^([0-9.]+)\s*([a-zA-Z]*)$")
+_UNITS = {
+    "": 1.0,
+    "m": 1e-3,
+    "k": 1e3,
+    "K": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    # docker-compose's mem_limit: lower-case units are binary
+    "b": 1.0,
+    "kb": 2**10,
+    "mb": 2**20,
+    "gb": 2**30,
+    "g": 2**30,
+}
+
+
+def quantity(value: Any, *, compose: bool = False) -> float | None:
+    """A Kubernetes or compose quantity (``500m``, ``2G``, ``4Gi``, ``8g``) as a number."""
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    match = _QUANTITY.match(str(value).strip())
+    if match is None:
+        return None
+    unit = match.group(2)
+    if compose and unit in ("m", "k"):  # compose's 500m is 500 MiB, not 0.5
+        unit = {"m": "mb", "k": "kb"}[unit]
+    factor = _UNITS.get(unit)
+    return float(match.group(1)) * factor if factor is not None else None
+
+
+def _dig(document: Any, dotted: str) -> Any:
+    node = document
+    for key in dotted.split("."):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _resources(node: Any) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for kind in ("requests", "limits"):
+        block = _dig(node, kind) or {}
+        for resource in ("cpu", "memory"):
+            value = quantity(block.get(resource)) if isinstance(block, dict) else None
+            if value is not None:
+                found[f"{resource}_{kind[:-1] if kind == 'limits' else 'request'}"] = value
+    return found
+
+
+def settings_from_helm(values: Any, services: list[Service]) -> Settings:
+    result: Settings = {}
+    for service in services:
+        node = _dig(values, service.helm_key)
+        if not isinstance(node, dict):
+            continue
+        found = _resources(node.get("resources"))
+        if isinstance(node.get("replicaCount"), int | float):
+            found["replicas"] = float(node["replicaCount"])
+        if found:
+            result[service.name] = found
+    return result
+
+
+def settings_from_kustomize(documents: list[Any], services: list[Service]) -> Settings:
+    result: Settings = {}
+    for document in documents:
+        if not isinstance(document, dict):
+            continue
+        name = _dig(document, "metadata.name")
+        for service in services:
+            if name != service.kubernetes.workload:
+                continue
+            found: dict[str, float] = {}
+            containers = _dig(document, "spec.template.spec.containers") or []
+            for container in containers:
+                if (
+                    isinstance(container, dict)
+                    and container.get("name") == service.kubernetes.container
+                ):
+                    found.update(_resources(container.get("resources")))
+            replicas = _dig(document, "spec.replicas")
+            if isinstance(replicas, int | float):
+                found["replicas"] = float(replicas)
+            if found:
+                result.setdefault(service.name, {}).update(found)
+    return result
+
+
+def settings_from_compose(document: Any, services: list[Service]) -> Settings:
+    result: Settings = {}
+    compose_services = _dig(document, "services") or {}
+    for service in services:
+        for container in service.compose_containers:
+            node = compose_services.get(container) if isinstance(compose_services, dict) else None
+            if not isinstance(node, dict):
+                continue
+            found: dict[str, float] = {}
+            cpus = quantity(node.get("cpus"))
+            memory = quantity(node.get("mem_limit"), compose=True)
+            if cpus is not None:
+                found["cpu_limit"] = cpus
+            if memory is not None:
+                found["memory_limit"] = memory
+            if found:
+                result[service.name] = found
+    return result
+
+
+def reference_settings(services: list[Service], deployment: str) -> Settings:
+    if deployment == "docker-compose":
+        return {
+            s.name: {"cpu_limit": s.compose_limits.cpu, "memory_limit": s.compose_limits.memory}
+            for s in services
+        }
+    return {
+        s.name: {
+            "cpu_request": s.resources.cpu_request,
+            "cpu_limit": s.resources.cpu_limit,
+            "memory_request": s.resources.memory_request,
+            "memory_limit": s.resources.memory_limit,
+            "replicas": float(s.replicas),
+        }
+        for s in services
+    }
+
+
+def observed_settings(ctx: CheckContext) -> Settings:
+    """What the containers reported in the quarter's last hour: per-pod settings, replica count."""
+    result: Settings = {}
+    for field, metric in (
+        ("cpu_request", "cpu_request_cores"),
+        ("cpu_limit", "cpu_limit_cores"),
+        ("memory_request", "memory_request_bytes"),
+        ("memory_limit", "memory_limit_bytes"),
+    ):
+        frame = plain_frame(ctx.metric(metric), ["timestamp", "service", "instance", "value"])
+        if frame.empty:
+            continue
+        last = frame[frame["timestamp"] == frame.groupby("service")["timestamp"].transform("max")]
+        for service, value in last.groupby("service")["value"].max().items():
+            result.setdefault(str(service), {})[field] = float(value)
+        for service, pods in last.groupby("service")["instance"].nunique().items():
+            result.setdefault(str(service), {})["replicas"] = float(pods)
+    return result
+
+
+def _load_config(ctx: CheckContext) -> tuple[Settings | None, str]:
+    """Settings from the deployment override, and where they came from (or why there are none)."""
+    inventory = ctx.inventory()
+    deployment = (
+        inventory.deployment
+        if inventory is not None
+        else (ctx.config.deployment if ctx.config is not None else "helm")
+    )
+    text: str | None = None
+    origin = ""
+    copied = (inventory.model_extra or {}).get("deployment_config") if inventory else None
+    if isinstance(copied, str):
+        text, origin = copied, "the copy in the inventory snapshot"
+    elif ctx.config is not None and ctx.config.deployment_config is not None:
+        path = Path(ctx.config.deployment_config)
+        if not path.exists():
+            return None, f"deployment_config {path} does not exist"
+        text, origin = path.read_text(), str(path)
+    if text is None:
+        return None, "no deployment_config in the customer's entry or the inventory"
+    try:
+        documents = [d for d in YAML(typ="safe").load_all(text) if d is not None]
+    except YAMLError as exc:
+        return None, f"deployment_config from {origin} is not valid YAML: {exc}"
+    services = ctx.catalog.services
+    if deployment == "docker-compose":
+        return settings_from_compose(documents[0] if documents else {}, services), origin
+    if deployment == "kustomize":
+        return settings_from_kustomize(documents, services), origin
+    return settings_from_helm(documents[0] if documents else {}, services), origin
+
+
+def _recommended(ctx: CheckContext) -> tuple[Settings | None, str]:
+    """Right-sizing per service (the largest of its series): the caller's, else computed here."""
+    recommendations = ctx.recommendations
+    if recommendations is None and not ctx.rightsizing:
+        return None, "right-sizing was not requested (rightsizing=False, --no-rightsizing)"
+    if recommendations is None:
+        recommendations, why = _compute_recommendations(ctx)
+        if recommendations is None:
+            return None, why
+    result: Settings = {}
+    for rec in recommendations:
+        if getattr(rec, "status", "ok") != "ok":
+            continue
+        row = result.setdefault(str(rec.service), {})
+        for field, attribute in (
+            ("cpu_request", "cpu_request_cores"),
+            ("cpu_limit", "cpu_limit_cores"),
+            ("memory_request", "memory_request_bytes"),
+            ("memory_limit", "memory_limit_bytes"),
+        ):
+            value = getattr(rec, attribute, None)
+            if value is not None:
+                row[field] = max(row.get(field, 0.0), float(value))
+    if not result:
+        return None, "the right-sizing result holds no recommendation"
+    return result, "right-sizing"
+
+
+def _compute_recommendations(ctx: CheckContext) -> tuple[list[Any] | None, str]:
+    """The right-sizing recommender (healthcheck/models) on this quarter's metrics, if it is
+    installed and works; imported lazily so the checks never depend on it."""
+    try:
+        from healthcheck.models import recommend_for_frame
+    except ImportError as exc:
+        return None, f"the right-sizing models are not available ({exc})"
+    frames = [ctx.metric(name) for name in METRICS]
+    history = (
+        pd.concat([f for f in frames if not f.empty], ignore_index=True)
+        if any(not f.empty for f in frames)
+        else None
+    )
+    if history is None:
+        return None, f"no metrics in {ctx.quarter} to right-size from"
+    try:
+        return recommend_for_frame(history, until=ctx.end), "right-sizing"
+    except Exception as exc:  # the recommender is another team's code: report, do not crash
+        return None, f"right-sizing failed: {type(exc).__name__}: {exc}"
+
+
+def drift(configured: Settings, against: Settings, tolerance: float = 0.1) -> list[dict[str, Any]]:
+    """Settings that differ from `against` by more than `tolerance` (relative)."""
+    rows = []
+    for service, fields in sorted(configured.items()):
+        for field, value in sorted(fields.items()):
+            other = against.get(service, {}).get(field)
+            if other is None or other == 0:
+                continue
+            if abs(value - other) / other > tolerance:
+                rows.append(
+                    {
+                        "service": service,
+                        "setting": field,
+                        "configured": _show(field, value),
+                        "expected": _show(field, other),
+                        "ratio": rounded(value / other, 2),
+                    }
+                )
+    return rows
+
+
+def _show(field: str, value: float) -> str:
+    if field.startswith("memory"):
+        return f"{value / GIB:.2f} GiB"
+    if field == "replicas":
+        return f"{value:.0f}"
+    return f"{value:g} cores"
+
+
+@register_check(
+    "configuration",
+    area="configuration",
+    description="deployment override against the reference and the right-sizing; a drift list",
+)
+def configuration(ctx: CheckContext) -> list[Finding]:
+    inventory = ctx.inventory()
+    deployment = inventory.deployment if inventory is not None else "helm"
+    services = ctx.catalog.services
+    findings: list[Finding] = []
+    configured, origin = _load_config(ctx)
+    if configured is None:
+        findings.append(
+            insufficient(
+                "configuration.deployment_config",
+                "configuration",
+                "the deployment override",
+                origin + "; reviewing the settings the containers reported instead",
+                action="Add `deployment_config: <path to values.yaml / kustomization / "
+                "docker-compose.override.yaml>` to the customer's entry.",
+                source=SOURCE,
+            )
+        )
+        configured, origin = observed_settings(ctx), "the running containers (metrics)"
+    reference = reference_settings(services, deployment)
+    reference_drift = drift(configured, reference)
+    findings.append(
+        Finding(
+            id="configuration.reference_drift",
+            area="configuration",
+            title=f"{len(reference_drift)} setting(s) differ from the reference deployment",
+            severity="info",
+            evidence=Evidence(
+                numbers={"settings_from": origin, "drift": reference_drift},
+                window=ctx.window,
+            ),
+            action="Check each difference is deliberate and recorded.",
+            source=SOURCE,
+        )
+    )
+    recommended, why = _recommended(ctx)
+    if recommended is None:
+        findings.append(
+            insufficient(
+                "configuration.rightsizing_drift",
+                "configuration",
+                "drift against the right-sizing",
+                why,
+                source=SOURCE,
+            )
+        )
+        return findings
+    sizing_drift = drift(configured, recommended)
+    short = [
+        row for row in sizing_drift if row["setting"] == "memory_limit" and float(row["ratio"]) < 1
+    ]
+    severity: Severity = "warning" if short else "info"
+    findings.append(
+        Finding(
+            id="configuration.rightsizing_drift",
+            area="configuration",
+            title=f"{len(sizing_drift)} setting(s) differ from the right-sizing"
+            + (f", {len(short)} memory limit(s) below it" if short else ""),
+            severity=severity,
+            evidence=Evidence(
+                numbers={"settings_from": origin, "drift": sizing_drift},
+                window=ctx.window,
+            ),
+            action="Apply the right-sizing override (Helm values / Kustomize patch / compose).",
+            source=SOURCE,
+        )
+    )
+    return findings
