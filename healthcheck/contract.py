@@ -68,6 +68,45 @@ METRICS: dict[str, MetricInfo] = {
             "1 while the alert fires (label: level/alert name)",
             per_instance=False,
         ),
+        # Queues behind search, sync and the add-ons: gauges, service-level, read as the step's
+        # peak. They move slowly; the demo writes them hourly. Catalog `queries:` names the
+        # Prometheus series of each.
+        MetricInfo(
+            "index_queue_length",
+            "count",
+            "repositories waiting to be indexed by zoekt, all indexserver replicas",
+            per_instance=False,
+        ),
+        MetricInfo(
+            "stale_repositories",
+            "count",
+            "repositories not fetched from their code host for 8 hours or more",
+            per_instance=False,
+        ),
+        MetricInfo(
+            "codeintel_upload_queue_age_seconds",
+            "seconds",
+            "age of the oldest precise code-intel upload still queued",
+            per_instance=False,
+        ),
+        MetricInfo(
+            "executor_queue_length",
+            "count",
+            "executor jobs waiting (label: queue, e.g. batches, codeintel)",
+            per_instance=False,
+        ),
+        MetricInfo(
+            "executor_queue_age_seconds",
+            "seconds",
+            "age of the oldest executor job waiting (label: queue)",
+            per_instance=False,
+        ),
+        MetricInfo(
+            "insights_queue_length",
+            "count",
+            "code insights searches waiting in the query runner (backfill) queue",
+            per_instance=False,
+        ),
     ]
 }
 

@@ -52,6 +52,7 @@ SERVICE_LEVEL = {
     "active_users",
     "repositories",
     "alerts_firing",
+    *(m for m in METRICS if "queue" in m or m == "stale_repositories"),
 }
 STEPS = {
     **dict.fromkeys(
@@ -511,6 +512,30 @@ def test_scrape_gap(store: Store, customer: DemoCustomer) -> None:
         assert silence >= pd.Timedelta(hours=47)
     else:
         assert silence == pd.Timedelta(minutes=5)
+
+
+@pytest.mark.parametrize("customer", FLEET, ids=lambda c: c.name)
+def test_codeintel_upload_backlog(store: Store, customer: DemoCustomer) -> None:
+    age = read(store, customer.name, "codeintel_upload_queue_age_seconds", since=LATEST)
+    assert set(age["service"]) == {"precise-code-intel-worker"}
+    p95, peak = float(age["value"].quantile(0.95)), float(age["value"].max())
+    if "codeintel-upload-backlog" in customer.problems:
+        assert 3600 <= p95 < 5 * 3600 and peak < 5 * 3600  # warning, under the 5 h critical
+        late = age[age["value"] >= 3600]["timestamp"]
+        assert late.min() >= pd.Timestamp(END) - pd.Timedelta(days=42)  # the last six weeks
+    else:
+        assert peak < 3600
+    # the other queues drain: their p95 stays under the checks' warning thresholds
+    for metric, warning in (
+        ("index_queue_length", 100),
+        ("stale_repositories", 1),
+        ("insights_queue_length", 1000),
+    ):
+        queue = read(store, customer.name, metric, since=LATEST)["value"]
+        assert len(queue) > 0 and queue.quantile(0.95) < warning, (customer.name, metric)
+    executors = read(store, customer.name, "executor_queue_length", since=LATEST)
+    assert names(executors["label"]) == {"batches", "codeintel"}
+    assert (executors["value"].max() == 0) == (customer.users < 1_000)  # small: no executors
 
 
 def test_the_healthy_customer_is_healthy_everywhere(store: Store) -> None:

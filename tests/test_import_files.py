@@ -646,3 +646,42 @@ def test_import_reads_what_export_writes(tmp_path: Path) -> None:
     assert_same_points(store.read_metrics("acme"), expected)
     load = store.read_manifest("acme").loads[-1].model_dump()
     assert load["origin"] == {"customer": "acme", "step_seconds": 300}
+
+
+def test_queue_gauges_are_service_level_like_the_pull(tmp_path: Path) -> None:
+    """Each replica's step peak, summed over zoekt's indexservers; a label per executor queue."""
+    seconds = np.arange(1, 121) * 30 + int(STEPS[0].timestamp()) - 300  # 00:00:30 .. 01:00
+    series: dict[str, np.ndarray] = {
+        'index_queue_len{instance="indexed-search-0:6072"}': (seconds // 60) % 7 * 10.0,
+        'index_queue_len{instance="indexed-search-1:6072"}': np.full(120, 3.0),
+        'src_executor_total{queue="batches"}': (seconds // 30) % 4 * 1.0,
+        'src_executor_total{queue="codeintel"}': np.full(120, 2.0),
+        'src_workerutil_queue_duration_seconds{domain="codeintel_upload"}': seconds % 600 * 1.0,
+        'src_workerutil_queue_duration_seconds{domain="batches"}': np.full(120, 9e9),
+        "src_query_runner_worker_total": np.full(120, 250.0),
+    }
+    lines = [
+        f"{name} {value:g} {stamp}"
+        for name, values in series.items()
+        for value, stamp in zip(values, seconds, strict=True)
+    ]
+    path = tmp_path / "queues.om"
+    path.write_text("\n".join([*lines, "# EOF", ""]))
+    frame = load_file(path, deployment="helm").frame
+    assert set(frame["instance"]) == {""}
+
+    def points(metric: str, label: str = "") -> pd.DataFrame:
+        part = frame[(frame["metric"] == metric) & (frame["label"] == label)]
+        return part.sort_values("timestamp")
+
+    peaks = pd.Series(seconds // 60 % 7 * 10.0, index=pd.to_datetime(seconds, unit="s", utc=True))
+    expected = peaks.groupby(peaks.index.ceil("5min")).max() + 3
+    index = points("index_queue_length")
+    assert set(index["service"]) == {"zoekt-indexserver"}
+    assert list(index["value"]) == list(expected.to_numpy())
+    assert set(points("executor_queue_length", "batches")["value"]) == {3.0}
+    assert set(points("executor_queue_length", "codeintel")["value"]) == {2.0}
+    upload = points("codeintel_upload_queue_age_seconds")  # the other domain is left out
+    assert set(upload["service"]) == {"precise-code-intel-worker"}
+    assert upload["value"].max() == 570
+    assert set(points("insights_queue_length")["service"]) == {"worker"}

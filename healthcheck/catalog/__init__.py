@@ -136,6 +136,9 @@ class SeriesRule(BaseModel):
     series: SeriesKind
     service: str | None = None
     label: str | None = None
+    label_from: str | None = Field(
+        default=None, description="a `service` series: the Prometheus label that becomes `label`"
+    )
     aggregate: Literal["sum"] | None = None
     resets: str | None = Field(default=None, description="the counter selector behind a rate")
 
@@ -190,6 +193,8 @@ class Catalog(BaseModel):
                 raise ValueError(f"{rule.key}: unknown service {rule.service!r}")
             if "$step" not in rule.promql and "$window" not in rule.promql:
                 raise ValueError(f"{rule.key}: PromQL uses neither $step nor $window")
+            if rule.label_from is not None and rule.series != "service":
+                raise ValueError(f"{rule.key}: label_from applies to `series: service` only")
         for service in self.services:
             try:
                 re.compile(service.compose_name)
@@ -244,7 +249,7 @@ def query_family(deployment: str) -> QueryFamily:
 
 
 def _expand(grouped: dict[str, Any]) -> list[dict[str, Any]]:
-    shared_keys = ("series", "service", "label", "aggregate")
+    shared_keys = ("series", "service", "label", "label_from", "aggregate")
     rules = []
     for metric, spec in grouped.items():
         shared = {k: spec[k] for k in shared_keys if k in spec}
@@ -306,6 +311,8 @@ class SeriesMatcher:
             service = labels.get("service_name", "")
             name = f"{labels.get('level', '')}/{labels.get('name', '')}"
             return Identity(service, "", name) if service else None
+        if rule.label_from is not None:  # e.g. one series per executor queue
+            return Identity(rule.service or "", "", labels.get(rule.label_from, ""))
         return Identity(rule.service or "", "", rule.label or "")
 
     def _container(self, family: QueryFamily, labels: dict[str, str]) -> Identity | None:

@@ -28,6 +28,7 @@ from healthcheck.checks.base import (
 )
 from healthcheck.checks.frames import plain_frame
 from healthcheck.contract import METRICS
+from healthcheck.store import Inventory
 
 SOURCE = "Helm chart values.yaml v7.6.0 / docker-compose v7.5 reference (catalog); right-sizing"
 Settings = dict[str, dict[str, float]]
@@ -186,6 +187,23 @@ def observed_settings(ctx: CheckContext) -> Settings:
     return result
 
 
+def _snapshot_with_config(ctx: CheckContext) -> Inventory | None:
+    """The snapshot whose copy of the deployment override describes the quarter best.
+
+    The one in force at the quarter's end when it holds a copy; else the first snapshot after
+    the quarter that does (a pull after the quarter's end copies the override as it was then).
+    """
+
+    def has_copy(snapshot: Inventory) -> bool:
+        return isinstance((snapshot.model_extra or {}).get("deployment_config"), str)
+
+    at_end = ctx.inventory()
+    if at_end is not None and has_copy(at_end):
+        return at_end
+    later = [s for s in ctx.store.inventories(ctx.customer) if s.taken_at > ctx.end]
+    return next((s for s in later if has_copy(s)), None)
+
+
 def _load_config(ctx: CheckContext) -> tuple[Settings | None, str]:
     """Settings from the deployment override, and where they came from (or why there are none)."""
     inventory = ctx.inventory()
@@ -196,9 +214,12 @@ def _load_config(ctx: CheckContext) -> tuple[Settings | None, str]:
     )
     text: str | None = None
     origin = ""
-    copied = (inventory.model_extra or {}).get("deployment_config") if inventory else None
-    if isinstance(copied, str):
-        text, origin = copied, "the copy in the inventory snapshot"
+    snapshot = _snapshot_with_config(ctx)
+    extra = (snapshot.model_extra or {}) if snapshot else {}
+    if snapshot is not None:
+        of = f" of {extra['deployment_config_path']}" if extra.get("deployment_config_path") else ""
+        text = str(extra["deployment_config"])
+        origin = f"the copy{of} in the inventory snapshot of {snapshot.taken_at:%Y-%m-%d}"
     elif ctx.config is not None and ctx.config.deployment_config is not None:
         path = Path(ctx.config.deployment_config)
         if not path.exists():

@@ -15,6 +15,10 @@ SOURCE = (
 )
 # docker-compose has limits only: its missing requests are expected, not a data problem
 COMPOSE_ABSENT = frozenset({"cpu_request_cores", "memory_request_bytes"})
+# add-on queues: an instance without executors or code insights has no such series
+ADDON_METRICS = frozenset(
+    {"executor_queue_length", "executor_queue_age_seconds", "insights_queue_length"}
+)
 
 
 @register_check(
@@ -28,19 +32,24 @@ def data_quality(ctx: CheckContext) -> list[Finding]:
         if inventory is not None and inventory.deployment == "docker-compose"
         else set()
     )
-    missing = sorted(n for n, ok in present.items() if not ok and n not in expected_absent)
+    missing = sorted(
+        n
+        for n, ok in present.items()
+        if not ok and n not in expected_absent and n not in ADDON_METRICS
+    )
+    absent_addons = sorted(n for n in ADDON_METRICS if not present[n])
     stamps = np.unique(
         np.concatenate(
             [nanoseconds(ctx.metric(n)["timestamp"]) for n, ok in present.items() if ok]
             or [np.array([], dtype=np.int64)]
         )
     ).astype("datetime64[ns]")
-    findings = [_missing(ctx, missing)]
+    findings = [_missing(ctx, missing, absent_addons)]
     findings += _gaps_and_coverage(ctx, stamps)
     return findings
 
 
-def _missing(ctx: CheckContext, missing: list[str]) -> Finding:
+def _missing(ctx: CheckContext, missing: list[str], absent_addons: list[str]) -> Finding:
     return Finding(
         id="data_quality.missing_metrics",
         area="data_quality",
@@ -48,7 +57,11 @@ def _missing(ctx: CheckContext, missing: list[str]) -> Finding:
         if missing
         else "Every metric the checks use has data",
         severity="warning" if missing else "ok",
-        evidence=Evidence(numbers={"missing": missing}, window=ctx.window),
+        evidence=Evidence(
+            # add-on queues are absent where the add-on does not run: listed, not a problem
+            numbers={"missing": missing, "absent_addon_queues": absent_addons},
+            window=ctx.window,
+        ),
         action="Run `healthcheck doctor` to see which query returned nothing." if missing else "",
         source=SOURCE,
     )

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import pandas as pd
+
 from healthcheck.checks.base import (
+    SEVERITY_RANK,
     CheckContext,
     Evidence,
     Finding,
@@ -14,31 +19,62 @@ from healthcheck.checks.base import (
 
 LATENCY_SOURCE = "Sourcegraph alert 99th_percentile_search_request_duration (p99 ≥ 20 s)"
 ERROR_SOURCE = "Sourcegraph golden signals (frontend HTTP 5xx share); healthcheck thresholds"
-# Queues the contract does not carry yet: (finding id, what, Prometheus series, threshold name,
-# source). When a pull stores them under these metric names, the check evaluates them.
-QUEUES = (
-    (
-        "index_queue_length",
-        "zoekt indexing backlog",
-        "index_queue_len",
-        "index_queue_warning",
-        "zoekt indexserver index_queue_len",
-    ),
-    (
-        "stale_repositories",
-        "repository sync lag",
-        "src_repoupdater_stale_repos",
-        "stale_repos_warning",
-        "Sourcegraph alert stale_repos (repos not fetched in 8 h, warning ≥ 1)",
-    ),
-    (
-        "codeintel_upload_queue_age_seconds",
-        "code-intel upload queue",
-        'src_workerutil_queue_duration_seconds{domain="codeintel_upload"}',
-        "upload_queue_age_warning_seconds",
-        "Sourcegraph alert codeintel_upload_queued_max_age (warning ≥ 3600 s)",
-    ),
+
+
+@dataclass(frozen=True)
+class QueueRule:
+    """A queue metric, the Prometheus series behind it, its thresholds and where they come from."""
+
+    metric: str
+    what: str
+    series: str  # the Prometheus series, named in "insufficient data"
+    warning: str  # threshold names (catalog `check_thresholds:`)
+    critical: str | None
+    unit: str  # "s" for ages, "" for counts
+    source: str
+
+
+INDEX_QUEUE = QueueRule(
+    "index_queue_length",
+    "zoekt indexing backlog",
+    "index_queue_len",
+    "index_queue_warning",
+    None,
+    "",
+    "healthcheck rule on zoekt's index_queue_len (Sourcegraph's panel "
+    "indexed_queue_size_aggregate has no alert)",
 )
+STALE_REPOS = QueueRule(
+    "stale_repositories",
+    "repository sync lag",
+    "src_repoupdater_stale_repos",
+    "stale_repos_warning",
+    None,
+    "",
+    "Sourcegraph alert src_repoupdater_stale_repos (repos not fetched in 8 h, warning >= 1)",
+)
+UPLOAD_QUEUE = QueueRule(
+    "codeintel_upload_queue_age_seconds",
+    "code-intel upload queue",
+    "src_codeintel_upload_queued_duration_seconds_total",
+    "upload_queue_age_warning_seconds",
+    "upload_queue_age_critical_seconds",
+    "s",
+    "Sourcegraph alert codeintel_upload_queued_max_age (critical >= 5 h); warning >= 1 h "
+    "from the 7.x alert on src_workerutil_queue_duration_seconds (reference §1.7)",
+)
+QUEUES = (INDEX_QUEUE, STALE_REPOS, UPLOAD_QUEUE)
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """One queue's quarter: p95 and max of its points, and the severity they earn."""
+
+    subject: str  # the label (e.g. an executor queue), or "" for a service-level queue
+    p95: float
+    max: float
+    severity: Severity
+    threshold: float
 
 
 @register_check(
@@ -47,7 +83,7 @@ QUEUES = (
     description="search p99 latency, HTTP 5xx ratio, indexing backlog, sync lag, upload queue",
 )
 def search(ctx: CheckContext) -> list[Finding]:
-    return [_latency(ctx), _errors(ctx), *(_queue(ctx, *queue) for queue in QUEUES)]
+    return [_latency(ctx), _errors(ctx), *(_queue(ctx, rule) for rule in QUEUES)]
 
 
 def _latency(ctx: CheckContext) -> Finding:
@@ -129,34 +165,91 @@ def _errors(ctx: CheckContext) -> Finding:
     )
 
 
-def _queue(
-    ctx: CheckContext, metric: str, what: str, series: str, threshold_name: str, source: str
-) -> Finding:
-    finding_id = f"search.{metric}"
-    if metric not in ctx.store.metric_names(ctx.customer):
-        return insufficient(
-            finding_id,
-            "search",
-            what,
-            f"the store has no {metric} (Prometheus: {series}); the pull does not collect it yet",
-            source=source,
+def queue_stats(ctx: CheckContext, rule: QueueRule, frame: pd.DataFrame) -> list[QueueStats]:
+    """Per label (one, for a service-level queue): the p95 over the quarter against thresholds.
+
+    Points of one label at one time (several series merged) count once, at their maximum.
+    """
+    warning = ctx.threshold(rule.warning)
+    critical = ctx.threshold(rule.critical) if rule.critical else None
+    peaks = frame.groupby(["label", "timestamp"], observed=True)["value"].max()
+    result = []
+    for label, values in peaks.groupby(level="label", observed=True):
+        p95 = float(values.quantile(0.95))
+        severity: Severity = "ok"
+        if critical is not None and p95 >= critical:
+            severity = "critical"
+        elif p95 >= warning:
+            severity = "warning"
+        threshold = critical if severity == "critical" and critical is not None else warning
+        result.append(QueueStats(str(label), p95, float(values.max()), severity, threshold))
+    return result
+
+
+def worst(stats: list[QueueStats]) -> QueueStats:
+    return max(stats, key=lambda s: (SEVERITY_RANK[s.severity], s.p95 / max(s.threshold, 1e-9)))
+
+
+def amount(value: float, unit: str) -> str:
+    """A queue figure for a title: ages in hours or minutes, counts as counts."""
+    if unit != "s":
+        return f"{value:,.0f}"
+    return f"{value / 3600:.1f} h" if value >= 3600 else f"{value / 60:.0f} min"
+
+
+def missing_reason(ctx: CheckContext, rule: QueueRule) -> str | None:
+    """Why a queue cannot be judged: never collected, or no point in the quarter."""
+    if rule.metric not in ctx.store.metric_names(ctx.customer):
+        return (
+            f"the store has no {rule.metric} (Prometheus: {rule.series}); pull it with a "
+            "catalog that has its query, or the instance does not export it"
         )
-    frame = ctx.metric(metric)
-    if frame.empty:
-        return insufficient(finding_id, "search", what, f"no {metric} points in {ctx.quarter}")
-    threshold = ctx.threshold(threshold_name)
-    p95 = float(frame.groupby("timestamp")["value"].max().quantile(0.95))
-    severity: Severity = "warning" if p95 >= threshold else "ok"
+    if ctx.metric(rule.metric).empty:
+        return f"no {rule.metric} points in {ctx.quarter}"
+    return None
+
+
+def _queue(ctx: CheckContext, rule: QueueRule) -> Finding:
+    finding_id = f"search.{rule.metric}"
+    reason = missing_reason(ctx, rule)
+    if reason is not None:
+        return insufficient(finding_id, "search", rule.what, reason, source=rule.source)
+    stats = worst(queue_stats(ctx, rule, ctx.metric(rule.metric)))
+    above = stats.severity != "ok"
     return Finding(
         id=finding_id,
         area="search",
-        title=f"{what}: p95 {p95:.0f} against a threshold of {threshold:.0f}",
-        severity=severity,
-        evidence=Evidence(
-            numbers={"p95": rounded(p95, 1), "max": rounded(frame["value"].max(), 1)},
-            window=ctx.window,
-            chart=f"{what} over the quarter",
+        title=(
+            f"{rule.what.capitalize()}: p95 {amount(stats.p95, rule.unit)} over the quarter, "
+            + (
+                f"at or above the {stats.severity} threshold of "
+                f"{amount(stats.threshold, rule.unit)}"
+                if above
+                else f"under the threshold of {amount(stats.threshold, rule.unit)}"
+            )
         ),
-        action=f"Investigate the {what}." if severity != "ok" else "",
-        source=source,
+        severity=stats.severity,
+        evidence=Evidence(
+            numbers={
+                "p95": rounded(stats.p95, 1),
+                "max": rounded(stats.max, 1),
+                "warning_threshold": ctx.threshold(rule.warning),
+                **({"critical_threshold": ctx.threshold(rule.critical)} if rule.critical else {}),
+                "unit": "seconds" if rule.unit == "s" else "count",
+            },
+            window=ctx.window,
+            chart=f"{rule.what} over the quarter",
+        ),
+        action=_QUEUE_ACTIONS[rule.metric] if above else "",
+        source=rule.source,
     )
+
+
+_QUEUE_ACTIONS = {
+    "index_queue_length": "zoekt-indexserver does not keep up: look at its CPU and memory "
+    "findings, and add indexed-search replicas if it is saturated.",
+    "stale_repositories": "Read the worker (repo-updater) logs and the code-host rate limits; "
+    "look for rows of gitserver_repos with a last_error.",
+    "codeintel_upload_queue_age_seconds": "precise-code-intel-worker does not keep up: raise its "
+    "replicas or memory (its memory follows the largest index).",
+}

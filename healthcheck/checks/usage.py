@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from healthcheck.checks.base import (
+    SEVERITY_RANK,
     CheckContext,
     Evidence,
     Finding,
@@ -16,6 +18,14 @@ from healthcheck.checks.base import (
     rounded,
 )
 from healthcheck.checks.frames import plain_frame, usage_against
+from healthcheck.checks.search import (
+    UPLOAD_QUEUE,
+    QueueRule,
+    amount,
+    missing_reason,
+    queue_stats,
+    worst,
+)
 
 ADOPTION_SOURCE = "healthcheck rule: weekday daily active users, first and last 30 days"
 
@@ -100,19 +110,58 @@ def _seats(ctx: CheckContext) -> Finding:
     )
 
 
-# add-on → (services that run it, the queues that say whether it keeps up)
-ADDONS: dict[str, tuple[tuple[str, ...], str]] = {
-    "precise code intelligence": (
-        ("precise-code-intel-worker", "codeintel-db"),
-        "code-intel upload queue (src_workerutil_queue_depth{domain='codeintel_upload'})",
+EXECUTOR_QUEUE = QueueRule(
+    "executor_queue_length",
+    "executor queue",
+    "src_executor_total{queue}",
+    "executor_queue_warning",
+    None,
+    "",
+    "healthcheck rule on src_executor_total (Sourcegraph's executor queue panels have no alert)",
+)
+EXECUTOR_AGE = QueueRule(
+    "executor_queue_age_seconds",
+    "oldest executor job",
+    "src_executor_queued_duration_seconds_total{queue}",
+    "executor_queue_age_warning_seconds",
+    "executor_queue_age_critical_seconds",
+    "s",
+    "healthcheck rule on src_executor_queued_duration_seconds_total, with the upload queue's "
+    "levels (1 h, 5 h)",
+)
+INSIGHTS_QUEUE = QueueRule(
+    "insights_queue_length",
+    "insights backfill queue",
+    "src_query_runner_worker_total",
+    "insights_queue_warning",
+    None,
+    "",
+    "healthcheck rule on the code insights query runner queue (no Sourcegraph alert)",
+)
+
+
+@dataclass(frozen=True)
+class Addon:
+    """An add-on: the services that run it, and the queues that say whether it keeps up."""
+
+    services: tuple[str, ...]
+    queues: tuple[QueueRule, ...] = ()
+    not_collected: str = ""  # the queue we cannot measure, named in the evidence
+    judged_elsewhere: bool = False  # its queue is a finding of its own (search), shown here only
+
+
+ADDONS: dict[str, Addon] = {
+    "precise code intelligence": Addon(
+        ("precise-code-intel-worker", "codeintel-db"), (UPLOAD_QUEUE,), judged_elsewhere=True
     ),
-    "syntactic code intelligence": (("syntactic-code-intel-worker",), "syntactic indexing queue"),
-    "code insights": (("codeinsights-db",), "insights backfill queue"),
-    "executors (server-side batch changes, auto-indexing)": (
-        ("executor",),
-        "executor queue depth and age (src_executor_*)",
+    "syntactic code intelligence": Addon(
+        ("syntactic-code-intel-worker",), not_collected="syntactic indexing queue"
     ),
-    "code monitoring": ((), "code monitors (worker jobs)"),
+    "code insights": Addon(("codeinsights-db",), (INSIGHTS_QUEUE,)),
+    "executors (server-side batch changes, auto-indexing)": Addon(
+        ("executor",), (EXECUTOR_QUEUE, EXECUTOR_AGE)
+    ),
+    "code monitoring": Addon((), not_collected="code monitors (worker jobs)"),
 }
 
 
@@ -130,10 +179,16 @@ def addons(ctx: CheckContext) -> list[Finding]:
     memory = usage_against(ctx.metric("memory_working_set_bytes"), ctx.metric("memory_limit_bytes"))
     kills = plain_frame(ctx.metric("oom_kills"), ["service", "value"])
     findings = []
-    for name, (services, queue) in ADDONS.items():
-        seen = [s for s in services if s in running]
+    for name, addon in ADDONS.items():
+        seen = [s for s in addon.services if s in running]
+        # a queue that ever held work says the add-on is used, even without its own service
+        busy = [
+            q.metric
+            for q in addon.queues
+            if not ctx.metric(q.metric).empty and float(ctx.metric(q.metric)["value"].max()) > 0
+        ]
         slug = name.split(" (")[0].replace(" ", "_")
-        if not seen and name not in declared:
+        if not seen and not busy and name not in declared:
             findings.append(
                 Finding(
                     id=f"addons.{slug}",
@@ -141,36 +196,97 @@ def addons(ctx: CheckContext) -> list[Finding]:
                     title=f"{name}: not seen on this instance",
                     severity="info",
                     evidence=Evidence(
-                        numbers={"looked_for": list(services) or ["inventory 'addons'"]},
+                        numbers={
+                            "looked_for": list(addon.services) + [q.metric for q in addon.queues]
+                            or ["inventory 'addons'"]
+                        },
                         window=ctx.window,
                     ),
-                    source="inventory and metrics (services running this quarter)",
+                    source="inventory and metrics (services running this quarter, queues)",
                 )
             )
             continue
         peak = float(memory[memory["service"].isin(seen)]["ratio"].max()) if seen else 0.0
         oom = float(kills[kills["service"].isin(seen)]["value"].sum()) if seen else 0.0
-        unhealthy = oom > 0 or peak >= ctx.threshold("memory_short_term_ratio")
+        short_of_memory = oom > 0 or peak >= ctx.threshold("memory_short_term_ratio")
+        health, queue_severity, backlog = _queue_health(ctx, addon)
+        severity: Severity = queue_severity
+        if short_of_memory and SEVERITY_RANK[severity] < SEVERITY_RANK["warning"]:
+            severity = "warning"
+        problems = [p for p in ("short of memory" if short_of_memory else "", backlog) if p]
         findings.append(
             Finding(
                 id=f"addons.{slug}",
                 area="addons",
-                title=f"{name} runs ({', '.join(seen) or 'declared in the inventory'})"
-                + (": short of memory" if unhealthy else ""),
-                severity="warning" if unhealthy else "ok",
+                title=f"{name} runs ({', '.join(seen) or _why_seen(name, declared, busy)})"
+                + (f": {' and '.join(problems)}" if problems else ""),
+                severity=severity,
                 service=seen[0] if seen else None,
                 evidence=Evidence(
                     numbers={
                         "services": seen,
                         "peak_memory_share_of_limit": rounded(peak) if seen else None,
                         "oom_kills": int(oom),
-                        "queue_health": f"insufficient data: {queue} is not collected yet",
+                        "queue_health": health,
                     },
                     window=ctx.window,
                     chart=f"memory and CPU of {', '.join(seen)}" if seen else "",
                 ),
-                action="Raise the add-on's memory limit." if unhealthy else "",
-                source="inventory and metrics; Sourcegraph provisioning indicators",
+                action=" ".join(
+                    a
+                    for a in (
+                        "Raise the add-on's memory limit." if short_of_memory else "",
+                        _QUEUE_ACTION.get(slug, "") if backlog else "",
+                    )
+                    if a
+                ),
+                source="inventory and metrics; Sourcegraph provisioning indicators; "
+                + "; ".join(q.source for q in addon.queues if not addon.judged_elsewhere)
+                if addon.queues and not addon.judged_elsewhere
+                else "inventory and metrics; Sourcegraph provisioning indicators",
             )
         )
     return findings
+
+
+_QUEUE_ACTION = {
+    "executors": "Add executors (or raise EXECUTOR_MAXIMUM_NUM_JOBS) for the queue that waits.",
+    "code_insights": "Give the worker more CPU or split insights into a dedicated worker "
+    "replica; check that backfills finish.",
+}
+
+
+def _why_seen(name: str, declared: dict[str, Any], busy: list[str]) -> str:
+    return "declared in the inventory" if name in declared else f"work in {', '.join(busy)}"
+
+
+def _queue_health(ctx: CheckContext, addon: Addon) -> tuple[dict[str, Any], Severity, str]:
+    """Each queue's p95 and max per label, the worst severity, and a phrase for the title."""
+    health: dict[str, Any] = {}
+    severity: Severity = "ok"
+    backlog = ""
+    if addon.not_collected:
+        health["not_collected"] = f"{addon.not_collected}: healthcheck has no metric for it"
+    for rule in addon.queues:
+        reason = missing_reason(ctx, rule)
+        if reason is not None:
+            health[rule.metric] = f"insufficient data: {reason}"
+            continue
+        stats = queue_stats(ctx, rule, ctx.metric(rule.metric))
+        health[rule.metric] = {
+            (s.subject or "all"): {
+                "p95": rounded(s.p95, 1),
+                "max": rounded(s.max, 1),
+                "severity": s.severity,
+            }
+            for s in stats
+        }
+        if addon.judged_elsewhere:
+            health[rule.metric]["judged_in"] = f"search.{rule.metric}"
+            continue
+        bad = worst(stats)
+        if SEVERITY_RANK[bad.severity] > SEVERITY_RANK[severity]:
+            severity = bad.severity
+            where = f" ({bad.subject})" if bad.subject else ""
+            backlog = f"{rule.what}{where} p95 {amount(bad.p95, rule.unit)}"
+    return health, severity, backlog

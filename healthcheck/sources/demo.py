@@ -21,6 +21,7 @@ How the numbers are made, in short:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import shutil
@@ -50,7 +51,10 @@ PROBLEMS = (
     "version-behind",
     "flapping-alert",
     "scrape-gap",
+    "codeintel-upload-backlog",
 )
+# Drawn for derived customers from a generator of its own, so adding it changed no other draw.
+_QUEUE_PROBLEM = "codeintel-upload-backlog"
 LATEST_VERSION = "7.6.0"
 MAX_FLEET = 500
 
@@ -104,7 +108,7 @@ _FIXED_FLEET = (
         repositories=9_000,
         deployment="kustomize",
         product_version=LATEST_VERSION,
-        problems=("flapping-alert", "scrape-gap"),
+        problems=("flapping-alert", "scrape-gap", "codeintel-upload-backlog"),
         timezone="America/Chicago",
         growth=0.10,
     ),
@@ -203,9 +207,12 @@ def _derived_customer(index: int) -> DemoCustomer:
     allowed = [
         p
         for p in PROBLEMS
-        if not (p == "frontend-overprovisioned" and deployment == "docker-compose")
+        if p != _QUEUE_PROBLEM
+        and not (p == "frontend-overprovisioned" and deployment == "docker-compose")
     ]
     problems = tuple(p for p in allowed if rng.random() < 0.3)
+    if _rng("fleet", name, _QUEUE_PROBLEM).random() < 0.3:
+        problems += (_QUEUE_PROBLEM,)
     behind = _RELEASES[1:4]  # 3 to 5 minors behind the latest
     version = (
         behind[int(rng.integers(len(behind)))] if "version-behind" in problems else LATEST_VERSION
@@ -301,7 +308,8 @@ def _write_customer(store: Store, customer: DemoCustomer, start: datetime, end: 
     plan = _plan(customer, start, end)
     simulation = _simulate(plan)
     rows = sum(
-        store.write_metrics(customer.name, frame) for frame in _metric_frames(plan, simulation)
+        store.write_metrics(customer.name, frame)
+        for frame in _batched(_metric_frames(plan, simulation))
     )
     for inventory in _inventories(plan, simulation):
         store.write_inventory(customer.name, inventory)
@@ -312,6 +320,26 @@ def _write_customer(store: Store, customer: DemoCustomer, start: datetime, end: 
             source="demo", loaded_at=end, start=start, end=end, metrics=sorted(METRICS), rows=rows
         ),
     )
+
+
+# Small frames (hourly settings, queues, daily counts) are written together: a store write has
+# a fixed cost per call, so this saves seconds per customer. The files are the same either way.
+_BATCH_ROWS = 400_000
+
+
+def _batched(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """The frames, with consecutive small ones concatenated (they share their categories)."""
+    batch: list[pd.DataFrame] = []
+    for frame in frames:
+        if len(frame) >= _BATCH_ROWS:
+            yield frame
+            continue
+        batch.append(frame)
+        if sum(len(f) for f in batch) >= _BATCH_ROWS:
+            yield pd.concat(batch, ignore_index=True)
+            batch.clear()
+    if batch:
+        yield pd.concat(batch, ignore_index=True)
 
 
 # -------------------------------------------------------------------------- seeds
@@ -339,6 +367,7 @@ class _Grid:
     nightly: Floats  # 0..1: the nightly batch window around 02:30 local
     weekday: Bools
     elapsed: Floats  # 0..1: share of the window behind the point
+    hour: Floats  # local hour of the step's middle, 0..24
 
     def span(self, after: int, until: int) -> slice:
         """The points t with after < t <= until."""
@@ -465,6 +494,7 @@ def _grid(start: int, end: int, step: int, timezone: str) -> _Grid:
         nightly=np.exp(-0.5 * ((hour - 2.5) / 0.75) ** 2),
         weekday=weekday,
         elapsed=(times - start) / (end - start),
+        hour=hour,
     )
 
 
@@ -949,6 +979,9 @@ def _metric_frames(plan: _Plan, simulation: _Simulation) -> Iterator[pd.DataFram
         ),
         "alerts_firing": lambda: _alert_series(plan, simulation),
     }
+    queues = _queue_series(plan)
+    for metric in _QUEUE_METRICS:
+        builders[metric] = functools.partial(queues.__getitem__, metric)
     categories = _Categories.of(plan)
     for metric in METRICS:
         series = builders[metric]()
@@ -1073,6 +1106,74 @@ def _held(condition: Bools, steps: int) -> Bools:
     return result
 
 
+# Queues behind search, sync and the add-ons, hourly: they move slowly.
+_QUEUE_METRICS = (
+    "index_queue_length",
+    "stale_repositories",
+    "codeintel_upload_queue_age_seconds",
+    "executor_queue_length",
+    "executor_queue_age_seconds",
+    "insights_queue_length",
+)
+_EXECUTOR_QUEUES = ("batches", "codeintel")
+_BACKLOG_DAYS = 42  # codeintel-upload-backlog: the last six weeks of the window
+_BACKLOG_CAP = 4.75 * 3600  # the oldest upload waits up to 4 h 45 min, under the 5 h alert
+
+
+def _queue_series(plan: _Plan) -> dict[str, list[_Series]]:
+    """The queue gauges of one customer on the hourly grid (the peak of each hour).
+
+    Healthy queues drain: zoekt's backlog follows commits (days, and the nightly batch), a few
+    repositories go stale for an hour now and then, uploads wait minutes in office hours,
+    executors (none at small customers) take a few jobs at a time, and each new code insight
+    enqueues a backfill that drains within a day. `codeintel-upload-backlog` plants a code-intel
+    upload queue that stops draining by day for the last six weeks.
+    """
+    grid = plan.hourly
+    customer = plan.customer
+    rng = _rng(customer.name, "queues")
+    size = len(grid.times)
+    busy = 0.3 + 1.5 * grid.activity + 2.0 * grid.nightly
+    index = np.round(3 * math.log10(customer.repositories) * busy * rng.lognormal(0, 0.3, size))
+    stale = np.where(rng.random(size) < 0.02, rng.integers(1, 6, size), 0).astype(np.float64)
+    upload = np.round(grid.activity * rng.uniform(60, 900, size))
+    if _QUEUE_PROBLEM in customer.problems:
+        since = max(plan.start, plan.end - _BACKLOG_DAYS * _DAY)
+        # On weekdays uploads pile up from 09:00 and the worker only catches up at night.
+        day = (grid.times > since) & grid.weekday & (grid.hour >= 9) & (grid.hour < 22)
+        climb = (0.5 + (grid.hour - 9) / 13 * 4.0) * 3600 * rng.uniform(0.92, 1.05, size)
+        upload = np.where(day, np.minimum(np.round(climb), _BACKLOG_CAP), upload)
+    # Executors only at customers large enough to run server-side batch changes or auto-indexing.
+    jobs_per_hour = 0.0 if customer.users < 1_000 else math.log10(customer.users / 100)
+    executor: dict[str, tuple[Floats, Floats]] = {}
+    for queue, weight in zip(_EXECUTOR_QUEUES, (0.4, 1.0), strict=True):
+        length = rng.poisson(jobs_per_hour * weight * (0.1 + grid.activity)).astype(np.float64)
+        age = np.where(length > 0, np.round(rng.uniform(20, 240, size) * np.sqrt(length)), 0.0)
+        executor[queue] = (length, age)
+    insights = np.zeros(size)
+    for _ in range(int(rng.poisson(6))):  # new insights over the window, each a backfill
+        first = int(rng.integers(size))
+        searches = float(rng.integers(80, 40 * max(2, int(math.log10(customer.repositories)))))
+        hours = int(rng.integers(4, 16))
+        span = slice(first, min(first + hours, size))
+        insights[span] += searches * (1 - np.arange(span.stop - span.start) / hours)
+    times = grid.times
+    return {
+        "index_queue_length": [_Series("zoekt-indexserver", "", "", times, index)],
+        "stale_repositories": [_Series("worker", "", "", times, stale)],
+        "codeintel_upload_queue_age_seconds": [
+            _Series("precise-code-intel-worker", "", "", times, upload)
+        ],
+        "executor_queue_length": [
+            _Series("frontend", "", queue, times, executor[queue][0]) for queue in _EXECUTOR_QUEUES
+        ],
+        "executor_queue_age_seconds": [
+            _Series("frontend", "", queue, times, executor[queue][1]) for queue in _EXECUTOR_QUEUES
+        ],
+        "insights_queue_length": [_Series("worker", "", "", times, np.round(insights))],
+    }
+
+
 @dataclass(frozen=True)
 class _Categories:
     """The same categories for every metric's frame, so concatenating them keeps categoricals."""
@@ -1090,7 +1191,7 @@ class _Categories:
             metrics=list(METRICS),
             services=sorted(s.name for s in plan.services),
             instances=sorted(instances | {""}),
-            labels=sorted(volumes | {name for _, name in _ALERTS} | {""}),
+            labels=sorted(volumes | {name for _, name in _ALERTS} | set(_EXECUTOR_QUEUES) | {""}),
         )
 
 

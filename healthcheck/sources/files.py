@@ -33,12 +33,23 @@ kube_pod_container_status_restarts_total             container_restarts       in
 src_gitserver_disk_space_total                       disk_capacity_bytes      last (label repos)
 src_gitserver_disk_space_total - …_available         disk_used_bytes          last (label repos)
 alert_count{service_name, name, level}               alerts_firing            max (label: alert)
+index_queue_len (every indexserver)                  index_queue_length       max, summed
+src_repoupdater_stale_repos                          stale_repositories       max
+src_codeintel_upload_queued_duration_seconds_total   codeintel_upload_queue_… max
+src_workerutil_queue_duration_seconds{domain=        codeintel_upload_queue_… max
+codeintel_upload}
+src_executor_total{queue}                            executor_queue_length    max (label: queue)
+src_executor_queued_duration_seconds_total{queue}    executor_queue_age_…     max (label: queue)
+src_query_runner_worker_total,                       insights_queue_length    max
+src_insights_search_queue_total
 ==================================================== ======================== =================
 
 Counters: each interval between two samples of a series counts in the step it ends in; a drop
 is a reset (the new value is the increase); rate = increase / seconds covered. Gauges: the
 step's maximum, or its last value for settings. ``alert_count``'s label is the native alert
-name ``<level>_<service_name>_<name>`` and its service is ``service_name``.
+name ``<level>_<service_name>_<name>`` and its service is ``service_name``. The queue gauges are
+service-level (instance empty) in the service the catalog's queries give them; the queue
+gauges' ``_total`` suffix does not make them counters (Sourcegraph reads them with ``max``).
 
 Containers are named as in Sourcegraph's deployments (reference §1.3): the ``container`` and
 ``pod`` labels of the kubelet's cAdvisor and kube-state-metrics, Sourcegraph's own cAdvisor's
@@ -85,7 +96,7 @@ __all__ = [
 
 Kind = Literal["openmetrics", "prometheus-text", "csv", "parquet"]
 Aggregate = Literal["rate", "increase", "max", "last"]
-Identity = Literal["container", "gitserver", "alert"]
+Identity = Literal["container", "gitserver", "alert", "service"]
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 
@@ -103,6 +114,9 @@ class SourceMetric:
     aggregate: Aggregate
     identity: Identity = "container"
     where: tuple[tuple[str, str], ...] = ()
+    service: str = ""  # identity "service": the fixed service, instance empty
+    label_from: str = ""  # identity "service": the label that becomes `label`
+    merge: Literal["sum", "max"] | None = None  # series on one key: default sum counters, max
 
 
 SOURCE_METRICS: tuple[SourceMetric, ...] = (
@@ -128,6 +142,52 @@ SOURCE_METRICS: tuple[SourceMetric, ...] = (
     SourceMetric("src_gitserver_disk_space_available", "_disk_available", "last", "gitserver"),
     SourceMetric("src_gitserver_disk_space_total", "_disk_total", "last", "gitserver"),
     SourceMetric("alert_count", "alerts_firing", "max", "alert"),
+    # the queues, as the catalog's queries read them (healthcheck/catalog/sourcegraph.yaml)
+    SourceMetric(
+        "index_queue_len",
+        "index_queue_length",
+        "max",
+        "service",
+        service="zoekt-indexserver",
+        merge="sum",
+    ),
+    SourceMetric(
+        "src_repoupdater_stale_repos", "stale_repositories", "max", "service", service="worker"
+    ),
+    *(
+        SourceMetric(
+            sample,
+            "codeintel_upload_queue_age_seconds",
+            "max",
+            "service",
+            where,
+            service="precise-code-intel-worker",
+        )
+        for sample, where in (
+            ("src_codeintel_upload_queued_duration_seconds_total", ()),
+            ("src_workerutil_queue_duration_seconds", (("domain", "codeintel_upload"),)),
+        )
+    ),
+    SourceMetric(
+        "src_executor_total",
+        "executor_queue_length",
+        "max",
+        "service",
+        service="frontend",
+        label_from="queue",
+    ),
+    SourceMetric(
+        "src_executor_queued_duration_seconds_total",
+        "executor_queue_age_seconds",
+        "max",
+        "service",
+        service="frontend",
+        label_from="queue",
+    ),
+    *(
+        SourceMetric(sample, "insights_queue_length", "max", "service", service="worker")
+        for sample in ("src_query_runner_worker_total", "src_insights_search_queue_total")
+    ),
 )
 _BY_SAMPLE: dict[str, list[SourceMetric]] = {}
 for _metric in SOURCE_METRICS:
@@ -506,6 +566,8 @@ def _identity(
         level = labels.get("level", "")
         # The native Prometheus alert is called <level>_<service>_<name> (reference §1.6).
         return service, "", f"{level}_{service}_{alert}" if level else f"{service}_{alert}"
+    if metric.identity == "service":
+        return metric.service, "", labels.get(metric.label_from, "") if metric.label_from else ""
     if metric.identity == "gitserver":
         pod = _gitserver_instance(labels)
         if pod is None:
@@ -634,7 +696,9 @@ def _attach_targets(points: pd.DataFrame, targets: list[_Target | None]) -> pd.D
     metrics = np.array([t.metric.target if t else "" for t in targets], dtype=object)
     merge = np.array(
         [
-            ("sum" if t.metric.aggregate in ("rate", "increase") else "max") if t else ""
+            (t.metric.merge or ("sum" if t.metric.aggregate in ("rate", "increase") else "max"))
+            if t
+            else ""
             for t in targets
         ],
         dtype=object,

@@ -34,7 +34,7 @@ from healthcheck.config import Customer
 from healthcheck.errors import ConfigError, HealthcheckError, ParameterError
 from healthcheck.sources.chunks import PROMETHEUS_MAX_POINTS, Chunk, plan_chunks
 from healthcheck.sources.prometheus import Matrix, PrometheusClient
-from healthcheck.store import ChunkRecord, LoadRecord, Store
+from healthcheck.store import ChunkRecord, Inventory, LoadRecord, Store
 
 DEFAULT_STEP_SECONDS = 300
 DEFAULT_CONCURRENCY = 4
@@ -49,7 +49,9 @@ SETTLE_SECONDS = 120
 class QualityNote(BaseModel):
     """One data-quality finding of a pull, kept in the manifest for the report."""
 
-    kind: Literal["gaps", "no_series", "unmatched_series", "retention", "counter_resets"]
+    kind: Literal[
+        "gaps", "no_series", "unmatched_series", "retention", "counter_resets", "deployment_config"
+    ]
     metric: str | None = None
     count: int = 0
     detail: str
@@ -154,7 +156,8 @@ def pull(
         summary.retries = client.stats.retries
         summary.seconds = time.monotonic() - started
         store.record_load(customer.name, _load_record(summary, rules))
-        _snapshot_inventory(store, customer)  # after the metrics are safe: it may fail alone
+        # after the metrics are safe: it may fail alone
+        summary.quality.extend(_snapshot_inventory(store, customer))
         return summary
     finally:
         if owns_client:
@@ -433,13 +436,62 @@ def _load_record(summary: PullSummary, rules: Sequence[SeriesRule]) -> LoadRecor
     )
 
 
-def _snapshot_inventory(store: Store, customer: Customer) -> None:
+def _snapshot_inventory(store: Store, customer: Customer) -> list[QualityNote]:
+    """Snapshot the GraphQL inventory, with a copy of the customer's deployment override."""
     if customer.sourcegraph is None:
-        return
+        if customer.deployment_config is None:
+            return []
+        return [
+            QualityNote(
+                kind="deployment_config",
+                detail=(
+                    f"deployment_config {customer.deployment_config} was not copied into the "
+                    "store: it goes with an inventory snapshot, and without a `sourcegraph` "
+                    "entry the pull takes none (the configuration review reads the file itself)"
+                ),
+            )
+        ]
     from healthcheck.sources.sourcegraph import fetch_inventory  # the GraphQL side, on demand
 
     inventory = fetch_inventory(customer.sourcegraph, deployment=customer.deployment)
+    inventory, problem = with_deployment_config(inventory, customer)
     store.write_inventory(customer.name, inventory)
+    return [QualityNote(kind="deployment_config", detail=problem)] if problem else []
+
+
+DEPLOYMENT_CONFIG_MAX_BYTES = 1_000_000
+
+
+def with_deployment_config(inventory: Inventory, customer: Customer) -> tuple[Inventory, str]:
+    """The snapshot with the text of the customer's `deployment_config` file in it.
+
+    The copy lets a later configuration review see the override as it was when the snapshot was
+    taken, even when the file has changed or gone. A file larger than
+    `DEPLOYMENT_CONFIG_MAX_BYTES`, unreadable or not UTF-8 is not copied: the snapshot says so in
+    its `notes`, and the reason is returned (empty when all went well or there is no file).
+    """
+    path = customer.deployment_config
+    if path is None:
+        return inventory, ""
+    problem = ""
+    text: str | None = None
+    try:
+        size = path.stat().st_size
+        if size > DEPLOYMENT_CONFIG_MAX_BYTES:
+            problem = (
+                f"deployment_config {path} is {size:,} bytes, more than the "
+                f"{DEPLOYMENT_CONFIG_MAX_BYTES:,} a snapshot holds: not copied into the store"
+            )
+        else:
+            text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problem = f"deployment_config {path} could not be read ({exc}): not copied into the store"
+    fields = inventory.model_dump()
+    if text is not None:
+        fields.update(deployment_config=text, deployment_config_path=str(path))
+    else:
+        fields["notes"] = [*inventory.notes, problem]
+    return Inventory.model_validate(fields), problem
 
 
 # ---------------------------------------------------------------------- checks and quality

@@ -73,12 +73,36 @@ def test_kestrel_scrape_gap(results: dict[str, CheckResult]) -> None:
     assert finding.evidence.numbers["longest_gap_hours"] == pytest.approx(48.08, abs=0.1)
 
 
+def test_kestrel_codeintel_upload_backlog(results: dict[str, CheckResult]) -> None:
+    (finding,) = found(results["kestrel-mobility"], "search.codeintel_upload_queue_age_seconds")
+    assert finding.severity == "warning"  # p95 above 1 h, never the 5 h critical
+    assert 3600 <= finding.evidence.numbers["p95"] < 18000
+    for name in ("ironbark-financial", "lumen-labs"):
+        assert not found(results[name], "search.codeintel_upload_queue_age_seconds"), name
+
+
+def test_demo_queues_are_measured_not_insufficient(results: dict[str, CheckResult]) -> None:
+    for name, result in results.items():
+        queues = [
+            f
+            for f in result.findings
+            if f.id.split(".", 1)[-1] in ("index_queue_length", "stale_repositories")
+            or f.id.endswith("codeintel_upload_queue_age_seconds")
+        ]
+        assert len(queues) == 3 and not any(f.insufficient_data for f in queues), name
+    executors = {f.id: f for f in results["ironbark-financial"].findings}["addons.executors"]
+    assert executors.severity == "ok" and "work in executor_queue_length" in executors.title
+    lumen = {f.id: f for f in results["lumen-labs"].findings}["addons.executors"]
+    assert "not seen" in lumen.title  # a small instance without executors: its queues stay empty
+
+
 def test_lumen_labs_has_no_critical_and_none_of_the_problems(
     results: dict[str, CheckResult],
 ) -> None:
     lumen = results["lumen-labs"]
     assert not [f.id for f in lumen.findings if f.severity == "critical"]
-    for prefix in ("oom.", "disk.", "versions.", "data_quality.", "saturation.", "alerts."):
+    areas = ("oom.", "disk.", "versions.", "data_quality.", "saturation.", "alerts.", "search.")
+    for prefix in (*areas, "addons."):
         assert not found(lumen, prefix), prefix
     assert lumen.scores["overall"] > results["ironbark-financial"].scores["overall"]
 

@@ -328,6 +328,141 @@ def test_fast_search_without_errors_is_ok(make_store: MakeStore) -> None:
     assert findings["search.http_errors"].severity == "ok"
 
 
+def hourly(values: float | np.ndarray) -> np.ndarray:
+    return np.broadcast_to(np.asarray(values, dtype=float), (QUARTER_1H,)).copy()
+
+
+def backlog(base: float, high: float, share: float) -> np.ndarray:
+    """An hourly queue at `base`, at `high` for the first `share` of the quarter."""
+    values = hourly(base)
+    values[: int(QUARTER_1H * share)] = high
+    return values
+
+
+@pytest.mark.parametrize(
+    ("metric", "service", "values", "severity"),
+    [
+        ("index_queue_length", "zoekt-indexserver", backlog(20, 400, 0.10), "warning"),
+        ("index_queue_length", "zoekt-indexserver", backlog(20, 400, 0.03), "ok"),  # p95 20
+        ("stale_repositories", "worker", backlog(0, 3, 0.10), "warning"),
+        ("stale_repositories", "worker", backlog(0, 3, 0.02), "ok"),
+        ("codeintel_upload_queue_age_seconds", "precise-code-intel-worker",
+         backlog(300, 7200, 0.10), "warning"),
+        ("codeintel_upload_queue_age_seconds", "precise-code-intel-worker",
+         backlog(300, 6 * 3600, 0.10), "critical"),  # Sourcegraph's 5 h alert
+        ("codeintel_upload_queue_age_seconds", "precise-code-intel-worker",
+         backlog(300, 7200, 0.01), "ok"),
+    ],
+)  # fmt: skip
+def test_search_queues_p95_against_thresholds(
+    make_store: MakeStore, metric: str, service: str, values: np.ndarray, severity: str
+) -> None:
+    store = make_store(series(metric, service, values, step=HOUR))
+    finding = by_id(run(store, "search"))[f"search.{metric}"]
+    assert finding.severity == severity
+    assert not finding.insufficient_data
+    assert finding.evidence.numbers["p95"] == pytest.approx(np.quantile(values, 0.95), rel=0.01)
+
+
+def test_a_queue_not_collected_is_insufficient_data_naming_the_series(
+    make_store: MakeStore,
+) -> None:
+    store = make_store(series("stale_repositories", "worker", hourly(0), step=HOUR))
+    findings = by_id(run(store, "search"))
+    assert findings["search.stale_repositories"].severity == "ok"
+    missing = findings["search.codeintel_upload_queue_age_seconds"]
+    assert missing.insufficient_data and missing.severity == "info"
+    assert (
+        "src_codeintel_upload_queued_duration_seconds_total" in (missing.evidence.numbers["reason"])
+    )
+
+
+def executor_queue(batches: np.ndarray, codeintel: np.ndarray, age: float) -> list[pd.DataFrame]:
+    return [
+        frame
+        for queue, values in (("batches", batches), ("codeintel", codeintel))
+        for frame in (
+            series("executor_queue_length", "frontend", values, label=queue, step=HOUR),
+            series(
+                "executor_queue_age_seconds",
+                "frontend",
+                np.where(values > 0, age, 0.0),
+                label=queue,
+                step=HOUR,
+            ),
+        )
+    ]
+
+
+def test_executor_queue_that_waits_hours_is_critical_and_names_the_queue(
+    make_store: MakeStore,
+) -> None:
+    frames = executor_queue(backlog(0, 2, 0.5), backlog(1, 300, 0.2), age=6 * 3600)
+    finding = by_id(run(make_store(*frames), "addons"))["addons.executors"]
+    assert finding.severity == "critical"  # executors run: their queue held work
+    health = finding.evidence.numbers["queue_health"]
+    assert health["executor_queue_length"]["codeintel"]["severity"] == "warning"
+    assert health["executor_queue_age_seconds"]["batches"]["severity"] == "critical"
+    assert "oldest executor job" in finding.title
+
+
+def test_executor_queue_that_drains_is_ok_and_an_idle_one_is_not_seen(
+    make_store: MakeStore,
+) -> None:
+    frames = executor_queue(backlog(0, 3, 0.02), backlog(0, 5, 0.04), age=600)
+    assert by_id(run(make_store(*frames), "addons"))["addons.executors"].severity == "ok"
+
+
+def test_idle_executor_queues_mean_no_executors(make_store: MakeStore) -> None:
+    frames = executor_queue(hourly(0), hourly(0), age=0)
+    finding = by_id(run(make_store(*frames), "addons"))["addons.executors"]
+    assert finding.severity == "info" and "not seen" in finding.title
+
+
+@pytest.mark.parametrize(("share", "severity"), [(0.10, "warning"), (0.02, "ok")])
+def test_insights_backfill_queue(make_store: MakeStore, share: float, severity: str) -> None:
+    frames = [
+        *cpu("codeinsights-db", 0.5, 2),
+        *memory("codeinsights-db", 0.3 * GIB, GIB),
+        series("insights_queue_length", "worker", backlog(0, 5000, share), step=HOUR),
+    ]
+    finding = by_id(run(make_store(*frames), "addons"))["addons.code_insights"]
+    assert finding.severity == severity
+    numbers = finding.evidence.numbers["queue_health"]["insights_queue_length"]
+    assert numbers["all"]["max"] == 5000
+
+
+def test_upload_queue_shows_in_the_addon_but_is_judged_in_search(make_store: MakeStore) -> None:
+    frames = [
+        *cpu("precise-code-intel-worker", 0.5, 2),
+        *memory("precise-code-intel-worker", 0.3 * GIB, GIB),
+        series(
+            "codeintel_upload_queue_age_seconds",
+            "precise-code-intel-worker",
+            backlog(0, 7200, 0.2),
+            step=HOUR,
+        ),
+    ]
+    store = make_store(*frames)
+    addon = by_id(run(store, "addons"))["addons.precise_code_intelligence"]
+    assert addon.severity == "ok"  # counted once, in the search area
+    health = addon.evidence.numbers["queue_health"]["codeintel_upload_queue_age_seconds"]
+    assert health["all"]["severity"] == "warning"
+    assert health["judged_in"] == "search.codeintel_upload_queue_age_seconds"
+
+
+def test_absent_addon_queues_are_not_missing_metrics(make_store: MakeStore) -> None:
+    frame = series("cpu_usage_cores", "worker", np.full(QUARTER_5M, 0.5), instance="pod-0")
+    finding = by_id(run(make_store(frame), "data_quality"))["data_quality.missing_metrics"]
+    assert "executor_queue_length" not in finding.evidence.numbers["missing"]
+    assert "index_queue_length" in finding.evidence.numbers["missing"]
+    assert finding.evidence.numbers["absent_addon_queues"] == [
+        "executor_queue_age_seconds",
+        "executor_queue_length",
+        "insights_queue_length",
+    ]
+
+
 # ------------------------------------------------------------------------------- adoption
 
 

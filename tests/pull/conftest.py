@@ -122,7 +122,45 @@ def generate_fleet(seed: int = 7) -> list[RawSeries]:
     firing = ((TIMES // 3600) % 24 == 3).astype(float)
     alert = {"service_name": "gitserver", "level": "warning", "name": "disk_space_remaining"}
     fleet.append(RawSeries("alert_count", alert, firing))
+    fleet.extend(queue_series())
     return fleet
+
+
+def queue_series() -> list[RawSeries]:
+    """The queue gauges behind search, sync and the add-ons, as Sourcegraph exports them."""
+    day = (TIMES - TIMES[0]) / 86_400
+    hour = (TIMES // 3600) % 24
+
+    def target(job: str, host: str) -> dict[str, str]:
+        return {"job": job, "instance": f"{host}:6060"}
+
+    indexer = "indexed-search-indexer"
+    frontend = target("sourcegraph-frontend", "sourcegraph-frontend-0")
+    executors = {"batches": 1.0 + (hour == 9) * 4.0, "codeintel": np.round(3 + 2 * np.sin(day))}
+    return [
+        # two zoekt indexservers: the canonical metric is their sum
+        RawSeries("index_queue_len", target(indexer, "indexed-search-0"), np.round(20 + 15 * day)),
+        RawSeries("index_queue_len", target(indexer, "indexed-search-1"), (hour == 2) * 40.0),
+        RawSeries("src_repoupdater_stale_repos", target("worker", "worker"), (hour == 5) * 2.0),
+        RawSeries(
+            "src_codeintel_upload_queued_duration_seconds_total",
+            target("precise-code-intel-worker", "precise-code-intel-worker-0"),
+            (TIMES % 7200) / 2.0,  # a saw-tooth up to one hour
+        ),
+        *(
+            RawSeries("src_executor_total", {**frontend, "queue": queue}, values)
+            for queue, values in executors.items()
+        ),
+        *(
+            RawSeries(
+                "src_executor_queued_duration_seconds_total",
+                {**frontend, "queue": queue},
+                values * 60,
+            )
+            for queue, values in executors.items()
+        ),
+        RawSeries("src_query_runner_worker_total", target("worker", "worker"), (hour < 6) * 250.0),
+    ]
 
 
 def write_openmetrics(fleet: list[RawSeries], path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -12,8 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
 from conftest import START, FaultProxy, PrometheusServer
+from pydantic import ValidationError
+from ruamel.yaml import YAML
 
-from healthcheck.catalog import load_catalog
+from healthcheck.catalog import Catalog, Identity, load_catalog
 from healthcheck.cli import cli
 from healthcheck.config import PrometheusConnection
 from healthcheck.contract import METRICS
@@ -164,6 +167,23 @@ def test_catalog_covers_every_prometheus_metric_for_both_deployments() -> None:
     assert {q.metric for q in catalog.queries_for("helm")} == from_prometheus
     compose = {q.metric for q in catalog.queries_for("docker-compose")}
     assert from_prometheus - compose == {"cpu_request_cores", "memory_request_bytes"}
+
+
+def test_catalog_queue_queries_name_their_series_and_labels() -> None:
+    catalog = load_catalog()
+    rules = {q.metric: q for q in catalog.queries_for("docker-compose")}
+    executor = rules["executor_queue_length"]
+    identity = catalog.matcher.identify(executor, {"queue": "codeintel", "job": "frontend"})
+    assert identity == Identity("frontend", "", "codeintel")  # one series per queue
+    index = rules["index_queue_length"]
+    assert catalog.render(index, 300) == "sum(max_over_time(index_queue_len[299999ms]))"
+    assert catalog.matcher.identify(index, {}) == Identity("zoekt-indexserver", "")
+    data = YAML(typ="safe").load(
+        resources.files("healthcheck.catalog").joinpath("sourcegraph.yaml").read_text()
+    )
+    data["queries"]["cpu_usage_cores"]["label_from"] = "queue"
+    with pytest.raises(ValidationError, match="label_from applies to `series: service` only"):
+        Catalog.model_validate(data)
 
 
 def test_catalog_matches_containers_and_says_where_settings_live() -> None:

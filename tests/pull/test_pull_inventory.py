@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,16 @@ import pytest
 from click.testing import CliRunner
 from conftest import START, FaultProxy
 
+from healthcheck.checks import run_checks
 from healthcheck.cli import cli
-from healthcheck.store import Store
+from healthcheck.config import Customer, load_customers
+from healthcheck.quarters import Quarter
+from healthcheck.sources.pull import (
+    DEPLOYMENT_CONFIG_MAX_BYTES,
+    _snapshot_inventory,
+    with_deployment_config,
+)
+from healthcheck.store import Inventory, Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import test_sourcegraph_inventory as sourcegraph_fake
@@ -57,3 +65,72 @@ def test_pull_snapshots_the_inventory_and_doctor_checks_the_token(
     assert "OK    graphql token: site-admin token" in doctor.output
     for result in (pulled, doctor):
         assert sourcegraph_fake.CANARY not in result.output
+
+
+HELM_VALUES = (
+    "frontend:\n  replicaCount: 4\n  resources:\n"
+    "    requests: {cpu: '14', memory: 16Gi}\n    limits: {cpu: '14', memory: 16Gi}\n"
+)
+
+
+def test_the_deployment_override_is_copied_into_the_snapshot_and_outlives_the_file(
+    proxy: FaultProxy, sourcegraph: str, tmp_path: Path
+) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text(HELM_VALUES)
+    customers = tmp_path / "customers.yaml"
+    customers.write_text(
+        "customers:\n  - name: acme\n    deployment: helm\n"
+        f"    prometheus: {{url: '{proxy.url}'}}\n"
+        f"    sourcegraph: {{url: '{sourcegraph}', token_env: {sourcegraph_fake.TOKEN_ENV}}}\n"
+        f"    deployment_config: {values}\n"
+    )
+    store = tmp_path / "store"
+    pulled = CliRunner().invoke(
+        cli,
+        ["pull", "--customer", "acme", "--since", START.isoformat(),
+         "--until", (START + timedelta(hours=1)).isoformat(), "--store", str(store),
+         "--customers", str(customers)],
+    )  # fmt: skip
+    assert pulled.exit_code == 0, pulled.output
+    assert "deployment_config" not in pulled.output  # copied: nothing to note
+    (snapshot,) = Store(store).inventories("acme")
+    extra = snapshot.model_extra or {}
+    assert extra["deployment_config"] == HELM_VALUES
+    assert extra["deployment_config_path"] == str(values)
+
+    values.unlink()  # the review now has only the stored copy
+    config = load_customers(customers).get("acme")
+    result = run_checks(
+        Store(store), "acme", Quarter(2026, 3), config, today=date(2026, 11, 26),
+        checks=["configuration"], recommendations=[],
+    )  # fmt: skip
+    findings = {f.id: f for f in result.findings}
+    assert "configuration.deployment_config" not in findings
+    drift = findings["configuration.reference_drift"].evidence
+    assert drift.numbers["settings_from"].startswith(f"the copy of {values} in the inventory")
+    assert ("frontend", "replicas") in {
+        (d["service"], d["setting"]) for d in drift.numbers["drift"]
+    }
+
+
+def test_a_deployment_override_too_large_or_unreadable_is_noted_not_copied(
+    tmp_path: Path,
+) -> None:
+    snapshot = Inventory(
+        taken_at=START, source="graphql", product_version="7.6.0", deployment="helm"
+    )
+    large = tmp_path / "values.yaml"
+    large.write_bytes(b"#" * (DEPLOYMENT_CONFIG_MAX_BYTES + 1))
+    for path, reason in ((large, "more than the 1,000,000"), (tmp_path / "gone.yaml", "could not")):
+        customer = Customer(name="acme", deployment="helm", deployment_config=path)
+        copied, problem = with_deployment_config(snapshot, customer)
+        assert reason in problem and str(path) in problem
+        assert "deployment_config" not in (copied.model_extra or {})
+        assert copied.notes == [problem]  # the snapshot says why it holds no copy
+    unchanged, problem = with_deployment_config(snapshot, Customer(name="acme", deployment="helm"))
+    assert unchanged == snapshot and problem == ""
+    # without a `sourcegraph` entry the pull takes no snapshot: the copy is noted as not made
+    customer = Customer(name="acme", deployment="helm", deployment_config=large)
+    (note,) = _snapshot_inventory(Store(tmp_path / "store"), customer)
+    assert note.kind == "deployment_config" and "without a `sourcegraph` entry" in note.detail

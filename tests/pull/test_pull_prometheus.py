@@ -22,6 +22,7 @@ from conftest import (
     RawSeries,
 )
 
+from healthcheck.catalog import load_catalog
 from healthcheck.cli import cli
 from healthcheck.config import Customer
 from healthcheck.errors import ParameterError
@@ -130,6 +131,48 @@ def test_values_equal_the_generated_ones(k8s_pull: Pulled, fleet: list[RawSeries
     assert "istio" not in set(frame["instance"]) and "istio" not in str(set(frame["service"]))
 
 
+def test_queues_are_read_as_each_steps_peak(k8s_pull: Pulled, fleet: list[RawSeries]) -> None:
+    frame = k8s_pull.store.read_metrics("acme")
+    step = 300
+
+    def stored(metric: str, label: str = "") -> pd.DataFrame:
+        part = frame[(frame["metric"] == metric) & (frame["label"] == label)]
+        assert set(part["instance"]) == {""}, metric  # service-level
+        return part.sort_values("timestamp")
+
+    def peaks(name: str, stamps: np.ndarray, **labels: str) -> np.ndarray:
+        return expected_peak(raw(fleet, name, **labels), stamps, step)
+
+    index = stored("index_queue_length")
+    stamps = index["timestamp"].astype("int64").to_numpy() // 10**9
+    assert set(index["service"]) == {"zoekt-indexserver"}
+    total = peaks("index_queue_len", stamps, instance="indexed-search-0:6060") + peaks(
+        "index_queue_len", stamps, instance="indexed-search-1:6060"
+    )
+    np.testing.assert_array_equal(index["value"], total)  # summed over the indexservers
+    for metric, service, name in (
+        ("stale_repositories", "worker", "src_repoupdater_stale_repos"),
+        (
+            "codeintel_upload_queue_age_seconds",
+            "precise-code-intel-worker",
+            "src_codeintel_upload_queued_duration_seconds_total",
+        ),
+        ("insights_queue_length", "worker", "src_query_runner_worker_total"),
+    ):
+        part = stored(metric)
+        assert set(part["service"]) == {service}, metric
+        np.testing.assert_array_equal(part["value"], peaks(name, stamps), err_msg=metric)
+    for metric, name in (
+        ("executor_queue_length", "src_executor_total"),
+        ("executor_queue_age_seconds", "src_executor_queued_duration_seconds_total"),
+    ):
+        assert set(frame.loc[frame["metric"] == metric, "label"]) == {"batches", "codeintel"}
+        for queue in ("batches", "codeintel"):
+            part = stored(metric, queue)
+            assert set(part["service"]) == {"frontend"}
+            np.testing.assert_array_equal(part["value"], peaks(name, stamps, queue=queue))
+
+
 def test_chunk_edges_add_no_duplicate_and_lose_no_step(k8s_pull: Pulled) -> None:
     store = k8s_pull.store
     frame = store.read_metrics("acme")
@@ -219,8 +262,9 @@ def test_incremental_fetches_from_the_last_stored_point(proxy: FaultProxy, tmp_p
         incremental=True,
     )  # fmt: skip
     assert summary.since == START + timedelta(days=1)
-    assert summary.chunks_fetched == 16  # one chunk per query
-    assert proxy.range_queries() - first == 16 + 1  # and the one counting counter resets
+    queries = len(load_catalog().queries_for("helm"))
+    assert summary.chunks_fetched == queries  # one chunk per query
+    assert proxy.range_queries() - first == queries + 1  # and the one counting counter resets
     cpu = series_of(store.read_metrics("acme"), "cpu_usage_cores", "gitserver-0")
     assert len(cpu) == 2 * 288 and cpu["timestamp"].is_unique
 
