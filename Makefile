@@ -22,8 +22,9 @@ install: $(VENV)/.runtime
 demo: $(VENV)/.runtime
 	$(BIN)/healthcheck demo
 
-# Debian packages the tests run for real: a Prometheus server (and promtool to backfill it).
-SYSTEM_PACKAGES := prometheus
+# Debian packages the tests run for real: a Prometheus server (and promtool to backfill it), and
+# Chromium, which opens a rendered report headless (tests/report/test_browser.py).
+SYSTEM_PACKAGES := prometheus chromium
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

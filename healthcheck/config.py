@@ -11,6 +11,7 @@ import os
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from ruamel.yaml import YAML
@@ -76,6 +77,16 @@ class DisasterRecovery(BaseModel):
     rto_hours: float | None = Field(default=None, ge=0)
 
 
+class Champion(BaseModel):
+    """The customer's contact for the health check: who reads the report and agrees actions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    phone: str | None = None
+
+
 class Customer(BaseModel):
     """One entry of customers.yaml. Unknown keys are kept, so later features can extend it."""
 
@@ -92,12 +103,32 @@ class Customer(BaseModel):
     suppressions: list[Suppression] = Field(default_factory=list)
     disaster_recovery: DisasterRecovery | None = None
     licensed_seats: int | None = Field(default=None, ge=0)
+    # the customer's override file: Helm values.yaml, kustomization folder or compose override
     deployment_config: Path | None = None
+    # IANA name (e.g. Europe/Berlin): business hours and maintenance windows in their local time
+    timezone: str | None = None
+    champion: Champion | None = None
+    # the engineer's commentary (markdown) that opens the report's executive summary; a
+    # relative path is read from the folder of customers.yaml
+    notes: Path | None = None
 
     @field_validator("name")
     @classmethod
     def _safe_name(cls, value: str) -> str:
         return validate_customer_name(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown timezone {value!r}: use an IANA name such as 'Europe/Berlin'"
+            ) from None
+        return value
 
     @property
     def title(self) -> str:
@@ -132,9 +163,51 @@ def load_customers(path: Path) -> CustomerList:
     try:
         return CustomerList.model_validate(_plain(document) or {})
     except ValidationError as exc:
-        problem = exc.errors()[0]
-        where = ".".join(str(p) for p in problem["loc"])
-        raise ConfigError(f"{path}: {where}: {problem['msg']}") from exc
+        raise ConfigError(f"{path}: {describe_problem(document, exc)}") from exc
+
+
+# What to do about each kind of pydantic error, in words a customers.yaml editor can act on.
+_FIXES = {
+    "missing": "add this key to the entry",
+    "extra_forbidden": "remove this key or correct its spelling (see docs/fleet.md)",
+    "literal_error": "use one of the values listed",
+    "string_type": "write a text value",
+    "int_parsing": "write a whole number",
+    "float_parsing": "write a number",
+    "greater_than_equal": "write a number that is not negative",
+    "date_from_datetime_parsing": "write a date as YYYY-MM-DD",
+    "date_parsing": "write a date as YYYY-MM-DD",
+    "string_pattern_mismatch": "correct the value's format",
+    "model_type": "write a mapping (key: value lines) here",
+    "list_type": "write a list (lines starting with '- ') here",
+}
+
+
+def describe_problem(document: Any, exc: ValidationError) -> str:
+    """The first validation problem as 'where (which customer): what; fix: how'.
+
+    The location keeps pydantic's dotted path (customers.2.prometheus.url) and adds the
+    customer's name, so a long customer list points straight at the entry to edit.
+    """
+    problem = exc.errors()[0]
+    location = [str(p) for p in problem["loc"]]
+    where = ".".join(location)
+    who = ""
+    if len(location) >= 2 and location[0] == "customers" and location[1].isdigit():
+        who = f" (customer {_entry_name(document, int(location[1]))}, field "
+        who += f"{'.'.join(location[2:]) or 'the entry itself'})"
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    fix = _FIXES.get(str(problem["type"]))
+    return f"{where}{who}: {message}" + (f"; fix: {fix}" if fix else "")
+
+
+def _entry_name(document: Any, index: int) -> str:
+    """The entry's name as written, else its position (1-based) in the list."""
+    try:
+        name = document["customers"][index].get("name")
+    except (AttributeError, IndexError, KeyError, TypeError):
+        name = None
+    return repr(str(name)) if name else f"number {index + 1} (no name)"
 
 
 def upsert_customers(path: Path, entries: list[dict[str, Any]]) -> None:

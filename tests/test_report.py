@@ -1,13 +1,15 @@
 """The quarterly report: papermill really executes the notebook, nbconvert exports offline HTML.
 
-Three kernels start in this module: one renders the report most tests look at, one fails on a
-corrupt file, one dies. What must fail before a kernel starts is checked with the execution step
-replaced by a tripwire.
+Kernels start in this module for: the report most tests look at, one failing on a corrupt file,
+one that dies twice (two kernels), one that dies once and is retried (two kernels). What must fail
+before a kernel starts is checked with the execution step replaced by a tripwire.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import re
 import shutil
 from collections.abc import Iterator
@@ -22,7 +24,7 @@ import numpy as np
 import pandas as pd
 import papermill
 import pytest
-from plotly.offline import get_plotlyjs
+from plotly.offline import get_plotlyjs, get_plotlyjs_version
 
 import healthcheck.report.render as render_module
 from healthcheck import __version__
@@ -42,13 +44,24 @@ from healthcheck.report import (
 )
 from healthcheck.report.context import load_context, overview_html
 from healthcheck.report.paths import NOTEBOOK
+from healthcheck.report.render import notebook_parameters, validate_parameters
 from healthcheck.report.usage import GIB
-from healthcheck.report.viz import PLOTLY_MIMETYPE, figure_bundle, init_offline
+from healthcheck.report.viz import (
+    BUNDLE,
+    BUNDLE_SHA256,
+    BUNDLE_VERSION,
+    PLOTLY_MIMETYPE,
+    figure_bundle,
+    init_offline,
+    plotly_js,
+    show,
+)
 from healthcheck.store import Inventory, Store
 
 Q3 = Quarter(2026, 3)
 GENERATED_ON = date(2026, 10, 2)
-CANARY = "canary-token-4f1c9d"  # a secret in the environment must reach neither output
+CANARY = "canary-token-4f1c9d"  # a secret in the environment must reach no output nor log
+SECRET_VARIABLES = ("ACME_PROM_TOKEN", "SRC_ACCESS_TOKEN", "HEALTHCHECK_PROMETHEUS_TOKEN")
 # (cpu used, cpu request, cpu limit, memory request, memory limit) per service
 SERVICES = {
     "frontend": (1.0, 2.0, 2.0, 2 * GIB, 4 * GIB),
@@ -113,6 +126,16 @@ class Rendered:
     result: RenderResult
     html: str
     notebook: dict[str, Any]
+    log: str
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
 
 
 @pytest.fixture(scope="module")
@@ -126,20 +149,31 @@ def rendered(store_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
             {"argv": ["/nonexistent/python", "-f", "{connection_file}"], "language": "python"}
         )
     )
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("JUPYTER_PATH", str(jupyter))
-        env.setenv("ACME_PROM_TOKEN", CANARY)
-        result = render_report(
-            store=Store(root=store_root),
-            customer="acme",
-            quarter=Q3,
-            reports_dir=tmp_path_factory.mktemp("reports"),
-            generated_on=GENERATED_ON,
-        )
+    collect = _Collect()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(collect)
+    root.setLevel(logging.DEBUG)
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("JUPYTER_PATH", str(jupyter))
+            for name in SECRET_VARIABLES:
+                env.setenv(name, CANARY)
+            result = render_report(
+                store=Store(root=store_root),
+                customer="acme",
+                quarter=Q3,
+                reports_dir=tmp_path_factory.mktemp("reports"),
+                generated_on=GENERATED_ON,
+            )
+    finally:
+        root.removeHandler(collect)
+        root.setLevel(level)
     yield Rendered(
         result,
         result.html_path.read_text(encoding="utf-8"),
         json.loads(result.notebook_path.read_text(encoding="utf-8")),
+        "\n".join(collect.lines),
     )
 
 
@@ -167,7 +201,8 @@ def test_papermill_executes_the_notebook_and_keeps_it_beside_the_html(
 ) -> None:
     folder = rendered.result.html_path.parent
     assert folder.parts[-2:] == ("acme", "2026Q3")
-    assert sorted(p.name for p in folder.iterdir()) == ["report.html", "report.ipynb"]
+    assert {"report.html", "report.ipynb"} <= {p.name for p in folder.iterdir()}
+    assert not [p for p in folder.rglob(".*")]  # no staging file left behind
     assert rendered.result.notebook_path == folder / "report.ipynb"
     assert rendered.result.seconds > 0
 
@@ -205,14 +240,16 @@ def test_the_html_shows_no_code_no_prompts_and_no_parameters(
 
 @pytest.mark.notebook
 def test_the_html_works_offline_with_plotly_inlined_once(rendered: Rendered) -> None:
-    plotly_js = get_plotlyjs()
-    assert rendered.html.count(plotly_js[:80]) == 1
+    bundle = plotly_js()
+    assert rendered.html.count(bundle) == 1
+    assert rendered.html.count("plotly.js (basic - minified) v") == 1
+    assert get_plotlyjs()[200:400] not in rendered.html  # never the full bundle
     elements = Elements(rendered.html)
-    assert elements.with_class("plotly-graph-div") == 3
+    assert elements.with_class("plotly-graph-div") >= 3
     assert not [a for tag, a in elements.tags if tag == "script" and "src" in a]
     assert not [a for tag, a in elements.tags if tag == "link"]
     # Outside plotly.js itself, nothing may name a remote resource.
-    page = rendered.html.replace(plotly_js, "")
+    page = rendered.html.replace(bundle, "")
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     assert not re.search(r"""(import\s*\(?\s*["']|url\(\s*["']?)(https?:)?//""", page)
     assert "cdn" not in page.lower()
@@ -224,7 +261,8 @@ def test_the_page_names_customer_quarter_date_and_version(rendered: Rendered) ->
     assert title is not None
     assert all(part in title.group(1) for part in ("acme", "2026Q3", "2026-10-02"))
     header = rendered.html[rendered.html.index('<header class="hc-header">') :]
-    assert all(part in header[:600] for part in ("acme", "2026Q3", "2026-10-02"))
+    assert all(part in header[:800] for part in ("acme", "2026Q3", "2026-10-02", "UTC"))
+    assert f"healthcheck {__version__}" in header[:800]
     assert f"healthcheck {__version__}" in rendered.html
     assert "Resources: used against requested" in rendered.html
     assert "Sourcegraph 6.6.0" in rendered.html
@@ -236,6 +274,33 @@ def test_customer_data_is_escaped_and_secrets_stay_out(rendered: Rendered) -> No
     assert "&lt;b&gt;x&lt;/b&gt;" in rendered.html
     assert CANARY not in rendered.html
     assert CANARY not in json.dumps(rendered.notebook)
+    assert rendered.log  # papermill logged its run, and the canary is not in it
+    assert CANARY not in rendered.log
+    folder = rendered.result.html_path.parent
+    for path in folder.rglob("*"):
+        if path.is_file():
+            assert CANARY.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.notebook
+def test_the_table_of_contents_links_every_section(rendered: Rendered) -> None:
+    elements = Elements(rendered.html)
+    ids = {attrs["id"] for _, attrs in elements.tags if attrs.get("id")}
+    navs = [attrs for tag, attrs in elements.tags if tag == "nav"]
+    assert [n.get("class") for n in navs] == ["hc-toc"]
+    toc = rendered.html[rendered.html.index('<nav class="hc-toc"') :]
+    toc = toc[: toc.index("</nav>")]
+    targets = re.findall(r'href="#([^"]+)"', toc)
+    assert len(targets) >= 3
+    assert all(html_unescape(t) in ids for t in targets)
+    assert "Resources: used against requested" in toc
+    assert "<!-- healthcheck:toc -->" not in rendered.html
+
+
+def html_unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)
 
 
 @pytest.mark.notebook
@@ -274,11 +339,43 @@ def test_a_kernel_that_dies_is_a_report_error(
     nbformat.write(dying, tmp_path / "dying.ipynb")
     monkeypatch.setattr(render_module, "NOTEBOOK", tmp_path / "dying.ipynb")
 
-    with pytest.raises(ReportError, match="kernel died"):
+    with pytest.raises(ReportError, match=r"kernel died .*twice"):
         render_report(
             store=Store(store_root), customer="acme", quarter=Q3, reports_dir=tmp_path / "reports"
         )
     assert list((tmp_path / "reports" / "acme" / "2026Q3").iterdir()) == []
+
+
+@pytest.mark.notebook
+def test_a_kernel_that_dies_once_is_retried(
+    store_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = tmp_path / "died-once"
+    flaky = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                'customer = quarter = store = generated_on = ""',
+                metadata={"tags": ["parameters"]},
+            ),
+            nbformat.v4.new_code_cell(
+                f"import os, pathlib\nmarker = pathlib.Path({str(marker)!r})\n"
+                "if not marker.exists():\n    marker.touch()\n    os._exit(1)\n"
+                "print('second kernel')"
+            ),
+        ],
+        metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "3"}},
+    )
+    nbformat.write(flaky, tmp_path / "flaky.ipynb")
+    monkeypatch.setattr(render_module, "NOTEBOOK", tmp_path / "flaky.ipynb")
+
+    result = render_report(
+        store=Store(store_root), customer="acme", quarter=Q3, reports_dir=tmp_path / "reports"
+    )
+    assert marker.exists()
+    assert "second kernel" in result.html_path.read_text()
+    # A notebook that displays no summary (an older one) gives a report without one.
+    assert result.summary_path is None and result.files == ()
+    assert not (result.html_path.parent / "summary.json").exists()
 
 
 # ---------------------------------------------------------------------- refused before a kernel
@@ -340,6 +437,36 @@ def test_the_notebook_takes_exactly_four_parameters() -> None:
     inferred = papermill.inspect_notebook(str(NOTEBOOK))
     assert set(inferred) == {"customer", "quarter", "store", "generated_on"}
     assert {p["inferred_type_name"] for p in inferred.values()} == {"str"}
+    # Our reading of the parameters cell, without papermill, agrees with papermill's.
+    assert notebook_parameters() == {name: "str" for name in inferred}
+
+
+def test_a_misspelt_or_unknown_parameter_names_the_known_ones() -> None:
+    good = {"customer": "acme", "quarter": "2026Q3", "store": "/s", "generated_on": ""}
+    assert validate_parameters(good) == good
+    with pytest.raises(ParameterError, match=r"'customr' \(did you mean 'customer'\?\).*takes "
+                       r"customer, generated_on, quarter, store"):  # fmt: skip
+        validate_parameters({**good, "customr": "acme"})
+    with pytest.raises(ParameterError, match=r"'colour'.*takes customer"):
+        validate_parameters({**good, "colour": "red"})
+    with pytest.raises(ParameterError, match="missing report parameter store"):
+        validate_parameters({k: v for k, v in good.items() if k != "store"})
+    with pytest.raises(ParameterError, match="strings: quarter"):
+        validate_parameters({**good, "quarter": 2026})
+
+
+@pytest.mark.usefixtures("no_kernel")
+def test_a_notebook_with_other_parameters_fails_before_any_kernel_starts(
+    store_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell('customer = "x"\nregion: str = "eu"',
+                                         metadata={"tags": ["parameters"]})]
+    )  # fmt: skip
+    nbformat.write(other, tmp_path / "other.ipynb")
+    monkeypatch.setattr(render_module, "NOTEBOOK", tmp_path / "other.ipynb")
+    with pytest.raises(ParameterError, match="unknown report parameter"):
+        render_report(store=Store(store_root), customer="acme", quarter=Q3, reports_dir=tmp_path)
 
 
 def test_the_notebook_is_committed_without_outputs() -> None:
@@ -414,5 +541,38 @@ def test_init_offline_displays_plotly_once_and_keeps_the_mimetype_renderer(
     monkeypatch.setattr("healthcheck.report.viz._display", lambda bundle, raw: shown.append(bundle))
     monkeypatch.setenv("PLOTLY_RENDERER", "json")  # a user's setting; the report's wins
     init_offline()
-    assert len(shown) == 1 and get_plotlyjs() in shown[0]["text/html"]
+    assert len(shown) == 1 and plotly_js() in shown[0]["text/html"]
     assert pio.renderers.default == "plotly_mimetype"
+
+
+def test_the_vendored_plotly_bundle_is_the_one_recorded_and_matches_plotly_py() -> None:
+    data = BUNDLE.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == BUNDLE_SHA256
+    assert get_plotlyjs_version() == BUNDLE_VERSION
+    assert f"plotly.js (basic - minified) v{BUNDLE_VERSION}" in data[:200].decode()
+    assert BUNDLE_SHA256 in (BUNDLE.parent / "README.md").read_text()
+    assert b"</script" not in data.lower()  # inlined in a <script> element
+    assert len(data) < 1_300_000
+
+
+@pytest.mark.parametrize(
+    ("trace", "message"),
+    [
+        ("Scattergl", "WebGL trace .'scattergl'"),
+        ("Heatmap", "cannot draw 'heatmap'"),
+        ("Scatter3d", "WebGL"),
+    ],
+)
+def test_show_refuses_webgl_and_traces_the_bundle_lacks(
+    trace: str, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import plotly.graph_objects as go
+
+    shown: list[object] = []
+    monkeypatch.setattr("healthcheck.report.viz._display", lambda bundle, raw: shown.append(bundle))
+    figure = go.Figure([go.Scatter(x=[1], y=[1]), getattr(go, trace)()])
+    with pytest.raises(ValueError, match=message):
+        show(figure, "refused")
+    assert shown == []
+    show(go.Figure([go.Scatter(x=[1], y=[1]), go.Bar(x=[1], y=[2]), go.Pie()]), "basic")
+    assert len(shown) == 1

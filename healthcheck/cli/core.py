@@ -75,19 +75,41 @@ def demo(
     if no_report:
         return
     quarter = Quarter.last_complete_before(today)
-    _render(store, REPORT_CUSTOMER, quarter, reports_path)
+    shown = report_customer([c.name for c in fleet], REPORT_CUSTOMER)
+    _render(store, shown, quarter, reports_path, customers_file)
+
+
+def report_customer(names: list[str], preferred: str) -> str:
+    """The demo customer whose report `demo` renders.
+
+    `preferred` carries the most planted problems, but a fleet of `--count 1` or 2 lacks it:
+    then the last (largest) generated customer.
+    """
+    return preferred if preferred in names else names[-1]
 
 
 @cli.command()
 @click.option("--customer", required=True, help="Customer name, as in `healthcheck list`.")
 @click.option("--quarter", "quarter_text", required=True, help="Quarter, e.g. 2026Q3.")
 @store_option
+@customers_option
 @reports_option
-def report(customer: str, quarter_text: str, store_path: Path, reports_path: Path | None) -> None:
-    """Render a customer's quarterly report to REPORTS/CUSTOMER/QUARTER/report.html."""
+def report(
+    customer: str,
+    quarter_text: str,
+    store_path: Path,
+    customers_path: Path | None,
+    reports_path: Path | None,
+) -> None:
+    """Render a customer's quarterly report to REPORTS/CUSTOMER/QUARTER/report.html.
+
+    The page is headed with the display name of the customer's entry in the customer list,
+    when it has one.
+    """
     validate_customer_name(customer)
     quarter = Quarter.parse(quarter_text)
-    _render(Store.resolve(store_path), customer, quarter, reports_path)
+    customers_file = resolve_customers_path(customers_path)
+    _render(Store.resolve(store_path), customer, quarter, reports_path, customers_file)
 
 
 @cli.command("list")
@@ -130,10 +152,18 @@ def list_customers(output_format: str, store_path: Path, customers_path: Path | 
     Console().print(table)
 
 
-def _render(store: Store, customer: str, quarter: Quarter, reports_path: Path | None) -> None:
+def _render(
+    store: Store,
+    customer: str,
+    quarter: Quarter,
+    reports_path: Path | None,
+    customers_file: Path,
+) -> None:
     from healthcheck.report import render_report, resolve_reports_dir
 
     reports_dir = resolve_reports_dir(reports_path)
+    entries = {c.name: c for c in load_customers(customers_file).customers}
+    display_name = entries[customer].title if customer in entries else None
     with status(f"Rendering the {quarter} report of {customer}"):
         result = render_report(
             store=store,
@@ -141,5 +171,7 @@ def _render(store: Store, customer: str, quarter: Quarter, reports_path: Path | 
             quarter=quarter,
             reports_dir=reports_dir,
             generated_on=date.today(),
+            display_name=display_name,
+            customers_file=customers_file,
         )
     click.echo(f"Report ({result.seconds:.1f} s): {result.html_path}")

@@ -6,12 +6,19 @@ the figure and table builders in `healthcheck.report.usage` and displays them th
 """
 
 from healthcheck.report.paths import DEFAULT_REPORTS, REPORTS_ENV, resolve_reports_dir
-from healthcheck.report.render import RenderResult, render_report
+from healthcheck.report.render import (
+    RenderResult,
+    notebook_parameters,
+    render_report,
+    validate_parameters,
+)
 
 __all__ = [
     "DEFAULT_REPORTS",
     "REPORTS_ENV",
     "RenderResult",
+    "notebook_parameters",
     "render_report",
     "resolve_reports_dir",
+    "validate_parameters",
 ]

@@ -4,6 +4,9 @@ papermill would otherwise look up the notebook's kernel name (``python3``) among
 installed on the machine, which may point at another environment, or at none after a plain
 ``pip install -e .``. TCP kernels also race for free ports when many reports start at once
 (papermill#511, jupyter_client#487); IPC sockets in a private folder cannot collide.
+
+`with_environment` gives the kernel an environment of the caller's choosing (render.py passes
+this process's environment without its secrets, plus where the reports are).
 """
 
 from __future__ import annotations
@@ -27,6 +30,13 @@ class ReportKernelManager(AsyncKernelManager):
     """
 
     _runtime_dir: Path | None = None
+    # The kernel's whole environment; None inherits this process's, as jupyter_client does.
+    kernel_env: dict[str, str] | None = None
+
+    @classmethod
+    def with_environment(cls, env: dict[str, str]) -> type[ReportKernelManager]:
+        """A subclass whose kernels get exactly `env` (papermill takes a class, not an instance)."""
+        return type(cls.__name__, (cls,), {"kernel_env": dict(env)})
 
     @default("transport")
     def _default_transport(self) -> str:
@@ -45,6 +55,8 @@ class ReportKernelManager(AsyncKernelManager):
             self._runtime_dir = Path(tempfile.mkdtemp(prefix="hc-kernel-"))
             # Set before anything reads `ip`: the IPC socket paths derive from this file's name.
             self.connection_file = str(self._runtime_dir / "kernel.json")
+        if self.kernel_env is not None:
+            kw["env"] = dict(self.kernel_env)
         return await super()._async_pre_start_kernel(**kw)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:

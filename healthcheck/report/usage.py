@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from healthcheck.quarters import Quarter
+from healthcheck.report.charts import TEMPLATE, check_figure, day_strings
 from healthcheck.store import Store
 
 GIB = 2**30
@@ -49,6 +50,11 @@ def resource_summary(store: Store, customer: str, quarter: Quarter) -> pd.DataFr
         customer, [*USAGE_METRICS, *CONFIGURED_METRICS], start=quarter.start, end=quarter.end
     )
     return summarize_resources(points)
+
+
+def resources_of(points: pd.DataFrame) -> pd.DataFrame:
+    """`summarize_resources` of the usage and configuration points among any others."""
+    return summarize_resources(points[points["metric"].isin([*USAGE_METRICS, *CONFIGURED_METRICS])])
 
 
 def summarize_resources(points: pd.DataFrame) -> pd.DataFrame:
@@ -135,6 +141,11 @@ def memory_headroom_figure(store: Store, customer: str, quarter: Quarter) -> go.
         start=quarter.start,
         end=quarter.end,
     )
+    return headroom_figure(points)
+
+
+def headroom_figure(points: pd.DataFrame) -> go.Figure:
+    """`memory_headroom_figure` on points already read (a frame in the canonical contract)."""
     shares = daily_memory_share(points)
     fig = go.Figure()
     worst_first = shares.groupby("service")["share"].max().sort_values(ascending=False)
@@ -142,7 +153,7 @@ def memory_headroom_figure(store: Store, customer: str, quarter: Quarter) -> go.
         days = shares[shares["service"] == service]
         fig.add_trace(
             go.Scatter(
-                x=days["day"],
+                x=day_strings(days["day"]),
                 y=days["share"] * 100,
                 mode="lines",
                 name=_label(service),
@@ -159,7 +170,7 @@ def memory_headroom_figure(store: Store, customer: str, quarter: Quarter) -> go.
     )
     if shares.empty:
         _note_no_data(fig, "No memory limits or usage were recorded this quarter.")
-    return fig
+    return check_figure(fig)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -208,7 +219,7 @@ def _usage_figure(
     )
     if summary.empty:
         _note_no_data(fig, "No usage was recorded this quarter.")
-    return fig
+    return check_figure(fig)
 
 
 def _services(points: pd.DataFrame) -> set[str]:
@@ -246,7 +257,7 @@ def _label(service: object) -> str:
 
 def _layout(height: int) -> dict[str, object]:
     return {
-        "template": "plotly_white",
+        "template": TEMPLATE,
         "height": height,
         "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
     }

@@ -4,6 +4,11 @@ Under papermill, plotly picks the ``plotly_mimetype`` renderer, which nbconvert 
 HTML would have no charts (plotly.py#5365). `show` therefore displays both the plotly mimetype
 (JupyterLab's native view) and a ``text/html`` div that needs plotly.js, which `init_offline`
 puts in the page exactly once.
+
+The plotly.js inlined is the partial "basic" bundle vendored under ``templates/plotly/`` (1.2 MB
+against the full bundle's 4.8 MB; see its README). It draws scatter, bar and pie traces, all SVG:
+`show` refuses any other trace, WebGL ones (``scattergl``) first, so a chart can never be missing
+from the HTML, nor fail to print.
 """
 
 from __future__ import annotations
@@ -18,9 +23,21 @@ from typing import Any
 import plotly.graph_objects as go
 import plotly.io as pio
 from IPython import display as ipython_display
-from plotly.offline import get_plotlyjs
+
+from healthcheck.report.paths import TEMPLATES
 
 PLOTLY_MIMETYPE = "application/vnd.plotly.v1+json"
+BUNDLE = TEMPLATES / "plotly" / "plotly-basic.min.js"
+BUNDLE_VERSION = "4.1.1"
+BUNDLE_SHA256 = "99784e3abfb07b142a15e521a439e6d9addceadb3f79553fd24c72774f0649ba"
+# The trace modules of plotly.js-basic; a figure with another trace would not draw.
+BUNDLE_TRACES = frozenset({"scatter", "bar", "pie"})
+# Traces drawn with WebGL: no SVG, so they neither print nor render without a GPU context.
+_WEBGL = frozenset(
+    {"scattergl", "scatterpolargl", "splom", "parcoords", "heatmapgl", "pointcloud", "scatter3d",
+     "surface", "mesh3d", "cone", "streamtube", "volume", "isosurface", "scattermapbox",
+     "choroplethmapbox", "densitymapbox", "scattermap", "choroplethmap", "densitymap"}
+)  # fmt: skip
 # Keeps the modebar free of plotly's logo, a link to plotly.com.
 _CONFIG = {"displaylogo": False, "responsive": True}
 # IPython's display() carries no annotations; this gives mypy its signature.
@@ -39,11 +56,37 @@ def init_offline() -> None:
         # Plotly reads this when its renderers are first needed. Importing them now would import
         # nbformat and jsonschema, about 3 s of every report's kernel, for nothing.
         os.environ["PLOTLY_RENDERER"] = "plotly_mimetype"
-    _display({"text/html": f'<script type="text/javascript">{get_plotlyjs()}</script>'}, raw=True)
+    _display({"text/html": f'<script type="text/javascript">{plotly_js()}</script>'}, raw=True)
+
+
+def plotly_js() -> str:
+    """The vendored plotly.js bundle, the only copy of plotly.js in a report."""
+    return BUNDLE.read_text(encoding="utf-8")
+
+
+def require_svg(fig: go.Figure) -> None:
+    """Raise `ValueError` for a trace that is WebGL or that the vendored bundle cannot draw."""
+    for trace in fig.data:
+        kind = trace.type or "scatter"
+        if kind in _WEBGL or kind.endswith("gl"):
+            raise ValueError(
+                f"the report draws SVG only, and this figure has a WebGL trace ({kind!r}): use "
+                "go.Scatter rather than go.Scattergl, or render_mode='svg' in plotly express"
+            )
+        if kind not in BUNDLE_TRACES:
+            raise ValueError(
+                f"the report's plotly.js ({BUNDLE.name}) cannot draw {kind!r} traces, only "
+                f"{', '.join(sorted(BUNDLE_TRACES))}: see templates/plotly/README.md to vendor "
+                "a bundle that can"
+            )
 
 
 def figure_bundle(fig: go.Figure, key: str) -> dict[str, Any]:
-    """The mimebundle of a figure; its div id derives from `key`, so reruns give the same HTML."""
+    """The mimebundle of a figure; its div id derives from `key`, so reruns give the same HTML.
+
+    Raises `ValueError` for a figure the report's plotly.js could not draw (see `require_svg`).
+    """
+    require_svg(fig)
     div_id = "fig-" + hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:12]
     html = pio.to_html(
         fig,
@@ -60,7 +103,10 @@ def figure_bundle(fig: go.Figure, key: str) -> dict[str, Any]:
 
 
 def show(fig: go.Figure, key: str) -> None:
-    """Display a figure for both JupyterLab and the HTML report; `key` must be unique per report."""
+    """Display a figure for both JupyterLab and the HTML report; `key` must be unique per report.
+
+    Raises `ValueError` for a WebGL trace or one the vendored plotly.js lacks (`require_svg`).
+    """
     _display(figure_bundle(fig, key), raw=True)
 
 

@@ -1,0 +1,85 @@
+"""The quarterly notebook end to end on a small store (one kernel): every section, the summary
+and the recommendation files beside the page, last quarter computed, customer text escaped."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from content_testdata import (  # noqa: F401  (fixtures)
+    CUSTOMER,
+    GENERATED_ON,
+    IMG,
+    Q3,
+    SCRIPT,
+    content_customers,
+    content_store,
+)
+
+from healthcheck.config import CUSTOMERS_ENV
+from healthcheck.report import render_report
+from healthcheck.report.rightsizing import RECOMMENDATION_FILES
+from healthcheck.store import Store
+
+SECTIONS = (
+    "Executive summary",
+    "Adoption and usage",
+    "Findings by severity",
+    "Alerts",
+    "Capacity and right-sizing",
+    "Disk runway",
+    "Upgrades",
+    "Disaster recovery",
+    "Data quality",
+    "Method appendix",
+)
+
+
+@pytest.mark.notebook
+def test_the_report_has_every_section_its_files_and_no_raw_customer_text(
+    content_store: Path,  # noqa: F811
+    content_customers: Path,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(CUSTOMERS_ENV, str(content_customers))
+    result = render_report(
+        store=Store(content_store),
+        customer=CUSTOMER,
+        quarter=Q3,
+        reports_dir=tmp_path / "reports",
+        generated_on=GENERATED_ON,
+    )
+    page = result.html_path.read_text(encoding="utf-8")
+    headings = re.findall(r"<h2[^>]*>(.*?)<", page)
+    assert [h for h in SECTIONS if h not in headings] == []
+    assert "Traceback" not in page
+    for payload in (SCRIPT, IMG):
+        assert payload not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "The <strong>gitserver</strong> disk is our worry" in page  # the notes open it
+    assert "computed again" in page  # 2026Q2's report is missing: its summary was computed
+    for path in RECOMMENDATION_FILES:
+        assert f'href="{path}"' in page
+        assert (result.html_path.parent / path).is_file()
+    assert result.summary_path is not None
+    summary = json.loads(result.summary_path.read_text())
+    assert (summary["customer"], summary["quarter"]) == (CUSTOMER, "2026Q3")
+    assert summary["forecast"]["quarter"] == "2026Q4"
+    # charts: SVG traces only, and the page without plotly.js stays small
+    scripts = re.findall(r"<script[^>]*>.*?</script>", page, flags=re.DOTALL)
+    plotly_js = max(scripts, key=len)
+    charts = page.replace(plotly_js, "")
+    assert len(re.findall(r'"type":\s*"(\w+)"', charts)) > 10
+    assert set(re.findall(r'"type":\s*"(\w+)"', charts)) <= {
+        "scatter",
+        "bar",
+        "category",
+        "date",
+        "linear",
+        "rect",
+        "line",
+    }
+    assert len(charts.encode()) < 1_000_000
