@@ -285,6 +285,14 @@ def test_every_problem_generates_on_every_deployment(deployment: str) -> None:
     assert frame["metric"].nunique() == len(METRICS) - (2 if deployment == "docker-compose" else 0)
 
 
+def test_a_customer_with_few_repositories_generates() -> None:
+    """Under 1,000 repositories the insights backfill size once had an empty range (demo-04)."""
+    customer = DemoCustomer("tiny", "Tiny", 150, 400, "docker-compose", LATEST_VERSION, (), "UTC")
+    frame = validate_metrics_frame(generate_customer(customer, START, START + timedelta(days=14)))
+    insights = frame[frame["metric"] == "insights_queue_length"]
+    assert len(insights) > 0 and insights["value"].ge(0).all()
+
+
 def test_other_names_and_windows_are_refused(store: Store) -> None:
     with pytest.raises(ParameterError, match="unknown demo customer"):
         generate_demo_fleet(store, today=TODAY, only=["acme"])

@@ -1153,7 +1153,7 @@ def _queue_series(plan: _Plan) -> dict[str, list[_Series]]:
     insights = np.zeros(size)
     for _ in range(int(rng.poisson(6))):  # new insights over the window, each a backfill
         first = int(rng.integers(size))
-        searches = float(rng.integers(80, 40 * max(2, int(math.log10(customer.repositories)))))
+        searches = float(rng.integers(80, 40 * max(3, int(math.log10(customer.repositories)))))
         hours = int(rng.integers(4, 16))
         span = slice(first, min(first + hours, size))
         insights[span] += searches * (1 - np.arange(span.stop - span.start) / hours)
