@@ -118,6 +118,7 @@ def main() -> None:
 # Each area's commands register on `cli` when their module is imported (one line per area).
 from healthcheck.cli import checks as _checks  # noqa: E402, F401
 from healthcheck.cli import core as _core  # noqa: E402, F401
+from healthcheck.cli import fleet as _fleet  # noqa: E402, F401
 from healthcheck.cli import imports as _imports  # noqa: E402, F401
 from healthcheck.cli import models as _models  # noqa: E402, F401
 from healthcheck.cli import pull as _pull  # noqa: E402, F401

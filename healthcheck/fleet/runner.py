@@ -1,0 +1,183 @@
+"""Running customers' tasks in parallel: a local spawn process pool, or a Dask cluster.
+
+Local by default: `ProcessPoolExecutor` with the *spawn* start method (a fork of a process that
+holds zmq sockets and threads is unsafe; every worker imports afresh). Each worker renders
+reports in kernels on IPC transport (`healthcheck.report.kernel`), so parallel renders cannot
+race for TCP ports (reporting reference §1.3, papermill#511).
+
+With a scheduler address, the same `run_customer` runs on a Dask distributed cluster; the
+workers must see the same store, reports folder and customers.yaml paths (a shared file
+system) and hold the customers' tokens in their own environment.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from healthcheck.errors import ParameterError
+from healthcheck.fleet.status import is_done
+from healthcheck.fleet.task import CustomerTask, Outcome, describe, run_customer, skipped
+from healthcheck.quarters import Quarter
+
+OnOutcome = Callable[[Outcome], None]
+OnStarted = Callable[[str], None]
+# A worker process that dies (out of memory, killed) breaks the whole local pool; the tasks it
+# was running are resubmitted on a fresh pool this many times before they count as failed.
+WORKER_CRASH_RETRIES = 1
+_POLL_SECONDS = 0.5
+
+
+def run_fleet(
+    tasks: Sequence[CustomerTask],
+    *,
+    workers: int = 2,
+    scheduler: str | None = None,
+    on_outcome: OnOutcome | None = None,
+    on_started: OnStarted | None = None,
+) -> list[Outcome]:
+    """Run every task; return one outcome per task, in the order they finished."""
+    outcomes: list[Outcome] = []
+
+    def record(outcome: Outcome) -> None:
+        outcomes.append(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
+
+    # Customers already done are skipped here, without starting a worker for them; the worker
+    # checks again under the customer's lock, in case a concurrent run finishes it meanwhile.
+    todo = []
+    for task in tasks:
+        if not task.force and is_done(
+            Path(task.reports), task.customer, Quarter.parse(task.quarter)
+        ):
+            record(skipped(task, time.monotonic()))
+        else:
+            todo.append(task)
+    if not todo:
+        return outcomes
+    if scheduler is not None:
+        _run_dask(todo, scheduler, record)
+    else:
+        _run_local(todo, workers, record, on_started or (lambda _name: None))
+    return outcomes
+
+
+# ---------------------------------------------------------------------- local pool
+
+
+def _submit(pool: ProcessPoolExecutor, task: CustomerTask) -> Future[Outcome]:
+    """The one place a task leaves this process (tests check that it carries no secret)."""
+    return pool.submit(run_customer, task)
+
+
+def _run_local(
+    tasks: Sequence[CustomerTask], workers: int, record: OnOutcome, on_started: OnStarted
+) -> None:
+    crashes: Counter[str] = Counter()
+    pending = list(tasks)
+    while pending:
+        pool = ProcessPoolExecutor(
+            max_workers=max(1, min(workers, len(pending))),
+            mp_context=multiprocessing.get_context("spawn"),
+        )
+        with pool, _cancel_on_interrupt(pool):
+            futures = {_submit(pool, task): task for task in pending}
+            pending = []
+            started: set[str] = set()
+            waiting: set[Future[Outcome]] = set(futures)
+            while waiting:
+                finished, waiting = wait(
+                    waiting, timeout=_POLL_SECONDS, return_when=FIRST_COMPLETED
+                )
+                for future in waiting:
+                    name = futures[future].customer
+                    if future.running() and name not in started:
+                        started.add(name)
+                        on_started(name)
+                broken: list[CustomerTask] = []
+                for future in finished:
+                    task = futures[future]
+                    try:
+                        record(future.result())
+                    except BrokenProcessPool:
+                        broken.append(task)
+                    except Exception as exc:  # e.g. the task could not be pickled
+                        record(_lost(task, describe(exc)))
+                pending += _after_crash(broken, started, crashes, record)
+
+
+def _after_crash(
+    broken: list[CustomerTask], started: set[str], crashes: Counter[str], record: OnOutcome
+) -> list[CustomerTask]:
+    """The tasks a dead worker took down that deserve another pool; the others fail.
+
+    Only tasks seen running can have killed the worker, so queued ones go round again without
+    a mark against them; when none was seen running (it died within a poll), all get one.
+    """
+    suspects = [t for t in broken if t.customer in started] or broken
+    for task in suspects:
+        crashes[task.customer] += 1
+    again = []
+    for task in broken:
+        if crashes[task.customer] > WORKER_CRASH_RETRIES:
+            record(_lost(task, "its worker process died (out of memory? killed?)"))
+        else:
+            again.append(task)
+    return again
+
+
+@contextmanager
+def _cancel_on_interrupt(pool: ProcessPoolExecutor) -> Iterator[None]:
+    """On Ctrl-C, drop the customers not started yet instead of waiting for all of them."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+
+
+# ---------------------------------------------------------------------- Dask
+
+
+def _submit_dask(client: Any, task: CustomerTask) -> Any:
+    """The one place a task leaves this process for the cluster (see `_submit`)."""
+    return client.submit(
+        run_customer,
+        task,
+        key=f"fleet-{task.customer}-{task.quarter}-{uuid.uuid4().hex[:8]}",
+        pure=False,  # a rerun must run again, not reuse a cached result
+    )
+
+
+def _run_dask(tasks: Sequence[CustomerTask], address: str, record: OnOutcome) -> None:
+    from distributed import Client, as_completed
+
+    try:
+        client = Client(address, set_as_default=False, timeout=10)  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError, ValueError) as exc:  # refused, timed out, malformed
+        raise ParameterError(
+            f"cannot reach the Dask scheduler at {address} ({exc}): start it "
+            "(`dask scheduler`, then `dask worker ADDRESS` on each machine) or drop --scheduler"
+        ) from None
+    with client:
+        futures = {_submit_dask(client, task): task for task in tasks}
+        done = as_completed(list(futures), loop=client.loop)  # type: ignore[no-untyped-call]
+        for future in done:
+            task = futures[future]
+            try:
+                record(future.result())
+            except Exception as exc:  # KilledWorker: the scheduler already retried it
+                record(_lost(task, describe(exc)))
+
+
+def _lost(task: CustomerTask, why: str) -> Outcome:
+    return Outcome(task.customer, task.quarter, "failed", why, 0.0, stage="worker", worker="")
