@@ -247,7 +247,7 @@ class Store:
         frames = []
         for metric in wanted:
             for path in self._month_files(folder, metric, start_ts, end_ts):
-                table = pq.read_table(path, filters=filters or None, schema=_FILE_SCHEMA)
+                table = _read_table(path, filters or None)
                 if table.num_rows:
                     part = _table_to_frame(table)
                     part.insert(1, "metric", metric)
@@ -455,8 +455,13 @@ def _step_month(moment: pd.Timestamp) -> str:
 
 
 def _read_file(path: Path) -> pd.DataFrame:
+    return _table_to_frame(_read_table(path, None))
+
+
+def _read_table(path: Path, filters: list[tuple[str, str, Any]] | None) -> pa.Table:
+    """One month file; a damaged one is a `StoreError` naming it and the fix."""
     try:
-        return _table_to_frame(pq.read_table(path, schema=_FILE_SCHEMA))
+        return pq.read_table(path, filters=filters, schema=_FILE_SCHEMA)
     except (pa.ArrowInvalid, OSError) as exc:
         raise StoreError(
             f"cannot read {path}: {exc}; remove the file and load that month again"

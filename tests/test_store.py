@@ -252,6 +252,16 @@ def test_corrupt_json_is_a_clear_store_error(tmp_path: Path) -> None:
         store.read_manifest("acme")
 
 
+def test_a_truncated_parquet_file_is_a_clear_store_error(tmp_path: Path) -> None:
+    """Reading names the damaged file and the fix, instead of Arrow's bare message."""
+    store = Store(tmp_path)
+    store.write_metrics("acme", usage())
+    damaged = sorted((tmp_path / "acme/metrics").rglob("*.parquet"))[0]
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+    with pytest.raises(StoreError, match=r"cannot read .*\.parquet.*load that month again"):
+        store.read_metrics("acme")
+
+
 def test_resolve_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HEALTHCHECK_STORE", raising=False)
     assert Store.resolve().root == Path("data/store")
