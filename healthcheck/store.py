@@ -464,7 +464,8 @@ def _read_table(path: Path, filters: list[tuple[str, str, Any]] | None) -> pa.Ta
         return pq.read_table(path, filters=filters, schema=_FILE_SCHEMA)
     except (pa.ArrowInvalid, OSError) as exc:
         raise StoreError(
-            f"cannot read {path}: {exc}; remove the file and load that month again"
+            # The fix first: Arrow's reason is long, and summaries cut long lines at the end.
+            f"cannot read {path}; remove the file and load that month again ({exc})"
         ) from exc
 
 

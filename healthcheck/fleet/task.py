@@ -198,6 +198,7 @@ def _run_stages(
             generated_on=today,
             timeout_seconds=task.timeout_seconds,
             display_name=config.title,
+            customers_file=Path(task.customers_file),
         ),
     )
     return summarise(config, result, seconds, attempt)

@@ -51,7 +51,12 @@ def test_healthy_customers_get_reports_and_broken_ones_a_failure_line(
     fleet.write_customers(
         [
             entry(healthy[0].name, HOSTILE, healthy[0].deployment),
-            entry(healthy[1].name, healthy[1].display_name, healthy[1].deployment),
+            entry(
+                healthy[1].name,
+                healthy[1].display_name,
+                healthy[1].deployment,
+                "    notes: engineer-notes.md\n",  # relative to customers.yaml
+            ),
             entry("broken-data", "Broken Data", "helm"),
             "  - name: gone-dark\n    deployment: helm\n    prometheus:\n"
             f"      url: http://127.0.0.1:{closed_port()}\n"
@@ -59,7 +64,16 @@ def test_healthy_customers_get_reports_and_broken_ones_a_failure_line(
         ]
     )
 
-    first = fleet.run("--quarter", QUARTER, "--workers", "2", env={"GONE_DARK_TOKEN": CANARY})
+    (fleet.root / "engineer-notes.md").write_text("Our engineer's note: kestrel-7f3a\n")
+    # The workers run elsewhere: the report must read the run's customer list, not the one its
+    # kernel's folder (or the environment) happens to name.
+    first = fleet.run(
+        "--quarter",
+        QUARTER,
+        "--workers",
+        "2",
+        env={"GONE_DARK_TOKEN": CANARY, "HEALTHCHECK_CUSTOMERS": "/nonexistent/customers.yaml"},
+    )
 
     assert first.returncode == 1, first.stderr
     for customer in healthy:
@@ -67,13 +81,15 @@ def test_healthy_customers_get_reports_and_broken_ones_a_failure_line(
         assert (folder / "report.html").is_file()
         status = json.loads((folder / "fleet.json").read_text())
         assert status["status"] == "done" and isinstance(status["score"], int)
+    notes_report = (fleet.reports / healthy[1].name / QUARTER / "report.html").read_text()
+    assert "kestrel-7f3a" in notes_report
     lines = first.stderr.splitlines()
     unreachable = _line(lines, "gone-dark")
     assert unreachable.startswith("failed") and "[pull]" in unreachable
     assert "cannot reach" in unreachable and "attempts" in unreachable  # retried once
     corrupt = _line(lines, "broken-data")
     assert corrupt.startswith("failed") and "[recommend]" in corrupt
-    assert "parquet" in corrupt.lower()
+    assert "parquet" in corrupt.lower() and "load that month again" in corrupt
     assert not (fleet.reports / "broken-data" / QUARTER / "report.html").exists()
     assert "2 done, 0 skipped, 2 failed" in first.stdout
     assert CANARY not in first.stdout + first.stderr
