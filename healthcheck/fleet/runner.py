@@ -15,7 +15,6 @@ from __future__ import annotations
 import multiprocessing
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -30,9 +29,6 @@ from healthcheck.quarters import Quarter
 
 OnOutcome = Callable[[Outcome], None]
 OnStarted = Callable[[str], None]
-# A worker process that dies (out of memory, killed) breaks the whole local pool; the tasks it
-# was running are resubmitted on a fresh pool this many times before they count as failed.
-WORKER_CRASH_RETRIES = 1
 _POLL_SECONDS = 0.5
 
 
@@ -82,57 +78,50 @@ def _submit(pool: ProcessPoolExecutor, task: CustomerTask) -> Future[Outcome]:
 def _run_local(
     tasks: Sequence[CustomerTask], workers: int, record: OnOutcome, on_started: OnStarted
 ) -> None:
-    crashes: Counter[str] = Counter()
     pending = list(tasks)
     while pending:
-        pool = ProcessPoolExecutor(
-            max_workers=max(1, min(workers, len(pending))),
-            mp_context=multiprocessing.get_context("spawn"),
-        )
-        with pool, _cancel_on_interrupt(pool):
-            futures = {_submit(pool, task): task for task in pending}
-            pending = []
-            started: set[str] = set()
-            waiting: set[Future[Outcome]] = set(futures)
-            while waiting:
-                finished, waiting = wait(
-                    waiting, timeout=_POLL_SECONDS, return_when=FIRST_COMPLETED
-                )
-                for future in waiting:
-                    name = futures[future].customer
-                    if future.running() and name not in started:
-                        started.add(name)
-                        on_started(name)
-                broken: list[CustomerTask] = []
-                for future in finished:
-                    task = futures[future]
-                    try:
-                        record(future.result())
-                    except BrokenProcessPool:
-                        broken.append(task)
-                    except Exception as exc:  # e.g. the task could not be pickled
-                        record(_lost(task, describe(exc)))
-                pending += _after_crash(broken, started, crashes, record)
+        broken, started = _run_pool(pending, workers, record, on_started)
+        # A dead worker breaks the pool and takes every queued task down with it, and a task
+        # already handed to a worker's call queue looks "running" too: so the tasks seen running
+        # (or all, if it died within a poll) get their one more try alone, where a crash can
+        # only be their own; the rest go round again without a mark against them.
+        suspects = [t for t in broken if t.customer in started] or broken
+        for task in suspects:
+            again, _ = _run_pool([task], 1, record, on_started)
+            for lost in again:
+                record(_lost(lost, "its worker process died (out of memory? killed?)"))
+        pending = [t for t in broken if t not in suspects]
 
 
-def _after_crash(
-    broken: list[CustomerTask], started: set[str], crashes: Counter[str], record: OnOutcome
-) -> list[CustomerTask]:
-    """The tasks a dead worker took down that deserve another pool; the others fail.
-
-    Only tasks seen running can have killed the worker, so queued ones go round again without
-    a mark against them; when none was seen running (it died within a poll), all get one.
-    """
-    suspects = [t for t in broken if t.customer in started] or broken
-    for task in suspects:
-        crashes[task.customer] += 1
-    again = []
-    for task in broken:
-        if crashes[task.customer] > WORKER_CRASH_RETRIES:
-            record(_lost(task, "its worker process died (out of memory? killed?)"))
-        else:
-            again.append(task)
-    return again
+def _run_pool(
+    tasks: Sequence[CustomerTask], workers: int, record: OnOutcome, on_started: OnStarted
+) -> tuple[list[CustomerTask], set[str]]:
+    """Run `tasks` on one fresh pool; return those a dead worker took down, and who ran."""
+    pool = ProcessPoolExecutor(
+        max_workers=max(1, min(workers, len(tasks))),
+        mp_context=multiprocessing.get_context("spawn"),
+    )
+    broken: list[CustomerTask] = []
+    started: set[str] = set()
+    with pool, _cancel_on_interrupt(pool):
+        futures = {_submit(pool, task): task for task in tasks}
+        waiting: set[Future[Outcome]] = set(futures)
+        while waiting:
+            finished, waiting = wait(waiting, timeout=_POLL_SECONDS, return_when=FIRST_COMPLETED)
+            for future in waiting:
+                name = futures[future].customer
+                if future.running() and name not in started:
+                    started.add(name)
+                    on_started(name)
+            for future in finished:
+                task = futures[future]
+                try:
+                    record(future.result())
+                except BrokenProcessPool:
+                    broken.append(task)
+                except Exception as exc:  # e.g. the task could not be pickled
+                    record(_lost(task, describe(exc)))
+    return broken, started
 
 
 @contextmanager
