@@ -14,17 +14,17 @@ import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import nbformat
-import numpy as np
 import pandas as pd
 import papermill
 import pytest
 from plotly.offline import get_plotlyjs, get_plotlyjs_version
+from report.render_testdata import write_customer as write_testdata_customer
 
 import healthcheck.report.render as render_module
 from healthcheck import __version__
@@ -56,7 +56,7 @@ from healthcheck.report.viz import (
     plotly_js,
     show,
 )
-from healthcheck.store import Inventory, Store
+from healthcheck.store import Store
 
 Q3 = Quarter(2026, 3)
 GENERATED_ON = date(2026, 10, 2)
@@ -72,44 +72,7 @@ SERVICES = {
 
 def write_customer(store: Store, customer: str, *, with_requests: bool) -> None:
     """Three services × 2 instances × 2 weeks hourly in 2026Q3, and an inventory."""
-    rng = np.random.default_rng(7)
-    stamps = pd.date_range("2026-07-01 01:00", periods=14 * 24, freq="h", tz="UTC")
-    parts = []
-    for service, (cpu, cpu_request, cpu_limit, memory_request, memory_limit) in SERVICES.items():
-        values = {
-            "cpu_usage_cores": cpu * (1 + 0.3 * rng.random(len(stamps))),
-            "memory_working_set_bytes": memory_limit * (0.5 + 0.4 * rng.random(len(stamps))),
-            "cpu_limit_cores": np.full(len(stamps), cpu_limit),
-            "memory_limit_bytes": np.full(len(stamps), float(memory_limit)),
-        }
-        if with_requests:
-            values["cpu_request_cores"] = np.full(len(stamps), cpu_request)
-            values["memory_request_bytes"] = np.full(len(stamps), float(memory_request))
-        for instance in (f"{service}-0", f"{service}-1"):
-            for metric, series in values.items():
-                parts.append(
-                    pd.DataFrame(
-                        {
-                            "timestamp": stamps,
-                            "metric": metric,
-                            "service": service,
-                            "instance": instance,
-                            "value": series,
-                        }
-                    )
-                )
-    store.write_metrics(customer, pd.concat(parts, ignore_index=True))
-    store.write_inventory(
-        customer,
-        Inventory(
-            taken_at=datetime(2026, 7, 10, tzinfo=UTC),
-            source="test",
-            product_version="6.6.0",
-            deployment="helm" if with_requests else "docker-compose",
-            users=1200,
-            repositories=3400,
-        ),
-    )
+    write_testdata_customer(store, customer, SERVICES, with_requests=with_requests, seed=7)
 
 
 @pytest.fixture(scope="session")

@@ -142,3 +142,18 @@ def analysis(content_store: Path, content_customers: Path) -> QuarterAnalysis:
     """2026Q3 of `acme`, analysed once for the session."""
     context = load_context(CUSTOMER, str(Q3), str(content_store), GENERATED_ON.isoformat())
     return analyse(context, customers=content_customers)
+
+
+# The report's sections, as the issue lists them, in order.
+SECTIONS = (
+    "Executive summary",
+    "Adoption and usage",
+    "Findings by severity",
+    "Alerts",
+    "Capacity and right-sizing",
+    "Disk runway",
+    "Upgrades",
+    "Disaster recovery",
+    "Data quality",
+    "Method appendix",
+)

@@ -30,20 +30,31 @@ SERVICES = {
 }
 
 
-def write_customer(store: Store, customer: str) -> None:
-    """Four services × 2 instances × 2 weeks hourly in 2026Q3, and an inventory."""
-    rng = np.random.default_rng(11)
+def write_customer(
+    store: Store,
+    customer: str,
+    services: dict[str, tuple[float, float, float, int, int]] = SERVICES,
+    *,
+    with_requests: bool = True,
+    seed: int = 11,
+) -> None:
+    """Each service × 2 instances × 2 weeks hourly in 2026Q3, and an inventory.
+
+    Without requests the customer looks like docker-compose, which sets none.
+    """
+    rng = np.random.default_rng(seed)
     stamps = pd.date_range("2026-07-01 01:00", periods=14 * 24, freq="h", tz="UTC")
     parts = []
-    for service, (cpu, cpu_request, cpu_limit, memory_request, memory_limit) in SERVICES.items():
+    for service, (cpu, cpu_request, cpu_limit, memory_request, memory_limit) in services.items():
         values = {
             "cpu_usage_cores": cpu * (1 + 0.3 * rng.random(len(stamps))),
             "memory_working_set_bytes": memory_limit * (0.5 + 0.4 * rng.random(len(stamps))),
             "cpu_limit_cores": np.full(len(stamps), cpu_limit),
             "memory_limit_bytes": np.full(len(stamps), float(memory_limit)),
-            "cpu_request_cores": np.full(len(stamps), cpu_request),
-            "memory_request_bytes": np.full(len(stamps), float(memory_request)),
         }
+        if with_requests:
+            values["cpu_request_cores"] = np.full(len(stamps), cpu_request)
+            values["memory_request_bytes"] = np.full(len(stamps), float(memory_request))
         for index in range(2):
             for metric, series in values.items():
                 parts.append(
@@ -64,7 +75,7 @@ def write_customer(store: Store, customer: str) -> None:
             taken_at=datetime(2026, 7, 10, tzinfo=UTC),
             source="test",
             product_version="6.6.0",
-            deployment="helm",
+            deployment="helm" if with_requests else "docker-compose",
             users=1200,
             repositories=3400,
         ),

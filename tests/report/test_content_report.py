@@ -14,6 +14,7 @@ from content_testdata import (  # noqa: F401  (fixtures)
     IMG,
     Q3,
     SCRIPT,
+    SECTIONS,
     content_customers,
     content_store,
 )
@@ -22,19 +23,6 @@ from healthcheck.config import CUSTOMERS_ENV
 from healthcheck.report import render_report
 from healthcheck.report.rightsizing import RECOMMENDATION_FILES
 from healthcheck.store import Store
-
-SECTIONS = (
-    "Executive summary",
-    "Adoption and usage",
-    "Findings by severity",
-    "Alerts",
-    "Capacity and right-sizing",
-    "Disk runway",
-    "Upgrades",
-    "Disaster recovery",
-    "Data quality",
-    "Method appendix",
-)
 
 
 @pytest.mark.notebook
