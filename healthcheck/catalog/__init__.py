@@ -43,10 +43,24 @@ class ComposeLimits(BaseModel):
 
 
 class Volume(BaseModel):
+    """A persistent volume claim of the service, named as the chart and the Kustomize base name it.
+
+    A StatefulSet's `volumeClaimTemplates` entry gives one claim per pod, ``<name>-<pod>``
+    (gitserver's ``repos-gitserver-0``); a standalone PersistentVolumeClaim is named ``name``.
+    """
+
     model_config = ConfigDict(extra="forbid")
 
-    name: str
-    size_bytes: int = Field(gt=0)
+    name: str = Field(description="the claim template's name, or the standalone claim's name")
+    size_bytes: int = Field(gt=0, description="the chart's default size")
+    standalone: bool = Field(
+        default=False, description="a PersistentVolumeClaim of its own, not a claim template"
+    )
+    compose_volume: str | None = Field(default=None, description="docker-compose's named volume")
+
+    def claim(self, pod: str) -> str:
+        """The claim's name for one pod of the workload."""
+        return self.name if self.standalone else f"{self.name}-{pod}"
 
 
 class KubernetesNames(BaseModel):
@@ -56,6 +70,20 @@ class KubernetesNames(BaseModel):
 
     workload: str = Field(description="Deployment or StatefulSet name; pods are <workload>-…")
     container: str = Field(description="the container's name inside the pod")
+
+
+class KustomizeDefaults(BaseModel):
+    """Where the Kustomize base (deploy-sourcegraph-k8s) differs from the Helm chart."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workload: str | None = None
+    container: str | None = None
+    replicas: int | None = Field(default=None, ge=0)
+    optional: bool | None = None
+    volume_sizes: dict[str, int] = Field(
+        default_factory=dict, description="claim name -> the base's default size, bytes"
+    )
 
 
 class Service(BaseModel):
@@ -75,6 +103,73 @@ class Service(BaseModel):
     volumes: list[Volume] = Field(default_factory=list)
     kubernetes: KubernetesNames
     compose_name: str = Field(description="regex on cAdvisor's `name` label on docker-compose")
+    helm_replica_count: bool = Field(
+        default=False, description="the chart's template reads <helm_key>.replicaCount"
+    )
+    kustomize: KustomizeDefaults = Field(default_factory=KustomizeDefaults)
+
+    @model_validator(mode="after")
+    def _check_volumes(self) -> Service:
+        for volume in self.volumes:
+            if self.kind != "StatefulSet" and not volume.standalone:
+                raise ValueError(
+                    f"{self.name}: a {self.kind} has no claim templates: {volume.name}"
+                )
+        unknown = set(self.kustomize.volume_sizes) - {v.name for v in self.volumes}
+        if unknown:
+            raise ValueError(f"{self.name}: kustomize.volume_sizes of unknown volumes {unknown}")
+        return self
+
+    def kubernetes_names(self, deployment: str = "helm") -> KubernetesNames:
+        """The workload and container names in a deployment (Kustomize renames a few)."""
+        if deployment != "kustomize":
+            return self.kubernetes
+        return KubernetesNames(
+            workload=self.kustomize.workload or self.kubernetes.workload,
+            container=self.kustomize.container or self.kubernetes.container,
+        )
+
+    def all_kubernetes_names(self) -> list[KubernetesNames]:
+        """Every (workload, container) the service runs as, Helm's first, without repeats."""
+        names = [self.kubernetes, self.kubernetes_names("kustomize")]
+        return [n for i, n in enumerate(names) if n not in names[:i]]
+
+    def default_replicas(self, deployment: str = "helm") -> int:
+        if deployment == "kustomize" and self.kustomize.replicas is not None:
+            return self.kustomize.replicas
+        return self.replicas
+
+    def is_optional(self, deployment: str = "helm") -> bool:
+        """Off in a default install of that deployment."""
+        if deployment == "kustomize" and self.kustomize.optional is not None:
+            return self.kustomize.optional
+        return self.optional
+
+    def volume_size(self, volume: Volume, deployment: str = "helm") -> int:
+        """The volume's default size in a deployment."""
+        if deployment == "kustomize":
+            return self.kustomize.volume_sizes.get(volume.name, volume.size_bytes)
+        return volume.size_bytes
+
+    def helm_paths(self) -> list[str]:
+        """Every values.yaml key path (dotted) healthcheck may write for this service."""
+        paths = [
+            f"{self.helm_key}.resources.{section}.{resource}"
+            for section in ("requests", "limits")
+            for resource in ("cpu", "memory")
+        ]
+        if self.recommends_replicas("helm"):
+            paths.append(f"{self.helm_key}.replicaCount")
+        if self.volumes:
+            paths.append(f"{self.helm_key}.storageSize")
+        return paths
+
+    def recommends_replicas(self, deployment: str) -> bool:
+        """Whether a replica count is recommended: stateless services only (a StatefulSet's count
+        is its shard count), and on Helm only where the chart reads `replicaCount`."""
+        if not self.stateless:
+            return False
+        return self.helm_replica_count if deployment == "helm" else True
 
     @property
     def pod_pattern(self) -> str:
@@ -84,34 +179,42 @@ class Service(BaseModel):
     def setting_paths(self, deployment: str) -> dict[str, str]:
         """Where the service's resources, replicas and volume sizes are set, per deployment.
 
-        Helm: keys of values.yaml. Kustomize: the strategic-merge patch target. Compose: the
-        keys of docker-compose.yaml (compose has limits only, no requests).
+        Helm: key paths of values.yaml (nested there: `a.b` is `b:` under `a:`); `replicas` only
+        where the chart reads `replicaCount`. Kustomize: the strategic-merge patch target; a
+        claim template's size cannot change on a live StatefulSet, so `storage` names the
+        claims. Compose: the keys of docker-compose.yaml (limits only, no requests).
         """
         if deployment == "helm":
-            paths = {
-                "resources": f"{self.helm_key}.resources",
-                "replicas": f"{self.helm_key}.replicaCount",
-            }
+            paths = {"resources": f"{self.helm_key}.resources"}
+            if self.helm_replica_count:
+                paths["replicas"] = f"{self.helm_key}.replicaCount"
             if self.volumes:
                 paths["storage"] = f"{self.helm_key}.storageSize"
             return paths
         if deployment == "kustomize":
-            target = f"{self.kind}/{self.kubernetes.workload}"
-            container = f"spec.template.spec.containers[name={self.kubernetes.container}]"
+            names = self.kubernetes_names("kustomize")
+            target = f"{self.kind}/{names.workload}"
+            container = f"spec.template.spec.containers[name={names.container}]"
             paths = {
                 "resources": f"{target} {container}.resources",
                 "replicas": f"{target} spec.replicas",
             }
-            if self.volumes and self.kind == "StatefulSet":
-                paths["storage"] = (
-                    f"{target} spec.volumeClaimTemplates[name={self.volumes[0].name}]"
-                    ".spec.resources.requests.storage"
+            if self.volumes:
+                paths["storage"] = " / ".join(
+                    f"PersistentVolumeClaim/{v.name} spec.resources.requests.storage"
+                    if v.standalone
+                    else f"claims {v.claim(names.workload + '-<n>')} (kubectl patch pvc)"
+                    for v in self.volumes
                 )
             return paths
-        return {
+        paths = {
             "cpus": " / ".join(f"services.{c}.cpus" for c in self.compose_containers),
             "memory": " / ".join(f"services.{c}.mem_limit" for c in self.compose_containers),
         }
+        volumes = [v.compose_volume for v in self.volumes if v.compose_volume]
+        if volumes:
+            paths["storage"] = " / ".join(f"the disk behind volume {v}" for v in volumes)
+        return paths
 
 
 class RemovedService(BaseModel):
@@ -208,9 +311,9 @@ class Catalog(BaseModel):
                 return service
         raise ConfigError(f"unknown service {name!r} in the {self.display_name} catalog")
 
-    def default_services(self) -> list[Service]:
+    def default_services(self, deployment: str = "helm") -> list[Service]:
         """The services a default deployment runs (optional ones left out)."""
-        return [s for s in self.services if not s.optional]
+        return [s for s in self.services if not s.is_optional(deployment)]
 
     def queries_for(self, deployment: str) -> list[SeriesRule]:
         """The queries a pull runs for a deployment (helm, kustomize or docker-compose)."""
@@ -277,26 +380,29 @@ class SeriesMatcher:
     def __init__(self, catalog: Catalog) -> None:
         self._by_container: dict[str, list[tuple[re.Pattern[str], str]]] = {}
         compose: list[tuple[str, str]] = []
-        volumes: list[tuple[str, str, str]] = []
+        volumes: list[tuple[str, str, str, str | None]] = []
         for s in catalog.services:
             self._by_container.setdefault(s.kubernetes.container, []).append(
                 (re.compile(s.pod_pattern), s.name)
             )
             compose.append((s.compose_name, s.name))
             for volume in s.volumes:
-                # StatefulSet claims are <template>-<pod>; a Deployment's claim is its own name.
-                if s.kind == "StatefulSet":
+                # A claim template's claims are <template>-<pod>. A standalone claim has its own
+                # name: it belongs to the StatefulSet's single pod, or to the Deployment.
+                if not volume.standalone:
                     pattern = rf"{re.escape(volume.name)}-(?P<pod>{s.pod_pattern})"
+                    volumes.append((pattern, s.name, volume.name, None))
                 else:
-                    pattern = rf"(?P<pod>{re.escape(s.kubernetes.workload)})"
-                volumes.append((pattern, s.name, volume.name))
+                    workload = s.kubernetes.workload
+                    owner = f"{workload}-0" if s.kind == "StatefulSet" else workload
+                    volumes.append((re.escape(volume.name), s.name, volume.name, owner))
         for removed in catalog.removed_services:
             if removed.container:
                 any_pod = re.compile(rf"{re.escape(removed.container)}-.+")
                 self._by_container.setdefault(removed.container, []).append((any_pod, removed.name))
                 compose.append((rf"{re.escape(removed.container)}(-\d+)?", removed.name))
         self._compose = [(re.compile(p), name) for p, name in compose]
-        self._volumes = [(re.compile(p), name, vol) for p, name, vol in volumes]
+        self._volumes = [(re.compile(p), name, vol, owner) for p, name, vol, owner in volumes]
 
     def identify(self, rule: SeriesRule, labels: dict[str, str]) -> Identity | None:
         """The identity of one series, or None when it belongs to no catalog service."""
@@ -329,10 +435,10 @@ class SeriesMatcher:
         return None
 
     def _volume(self, claim: str) -> Identity | None:
-        for pattern, service, volume in self._volumes:
+        for pattern, service, volume, owner in self._volumes:
             match = pattern.fullmatch(claim)
             if match:
-                return Identity(service, match.group("pod"), volume)
+                return Identity(service, owner or match.group("pod"), volume)
         return None
 
 

@@ -45,6 +45,8 @@ def volume_plan(
         needed = max(needed, float(points.v[-1]))
         volume = math.ceil(needed / (1 - VOLUME_FREE_SHARE) / GIB) * GIB
         cap = capacity.get((service, instance, label))
+        if cap is not None:  # a claim never shrinks: never below today's size
+            volume = max(volume, math.ceil(round(float(cap.v[-1]) / GIB, 6)) * GIB)
         days_until_full = None
         if cap is not None and model.slope_per_day_ > 0:
             days_until_full = max(0.0, (float(cap.v[-1]) - float(points.v[-1]))) / (

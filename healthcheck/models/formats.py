@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ from ruamel.yaml import YAML
 
 from healthcheck.catalog import Catalog, Service, load_catalog
 from healthcheck.errors import ParameterError
-from healthcheck.models.recommendation import MIB, Recommendation
+from healthcheck.models.recommendation import GIB, MIB, Recommendation
 
 Formatter = Callable[[list[Recommendation], Catalog], tuple[str, list[str]]]
 _FORMATS: dict[str, Formatter] = {}
@@ -67,14 +68,43 @@ def render(
     return formatter([r for r in recs if r.ok], catalog or load_catalog())
 
 
+def _round_up(value: float, step: float) -> float:
+    """`value` rounded up to a whole number of `step`s (tolerating float noise just above one)."""
+    return math.ceil(round(value / step, 6)) * step
+
+
+def cpu_millicores(cores: float) -> int:
+    """Cores rounded up the way a person writes them: 10m steps below 100m, 50m below one core,
+    100m above (8583m -> 8600m)."""
+    millicores = cores * 1000
+    step = 10 if millicores < 100 else 50 if millicores < 1000 else 100
+    return max(step, int(_round_up(millicores, step)))
+
+
 def cpu_quantity(cores: float) -> str:
-    """Kubernetes CPU quantity: whole millicores."""
-    return f"{math.ceil(round(cores * 1000, 6))}m"
+    """Kubernetes CPU quantity, rounded up (`cpu_millicores`): whole cores as ``"2"``, else
+    millicores (``"750m"``), as values.yaml writes them."""
+    millicores = cpu_millicores(cores)
+    return str(millicores // 1000) if millicores % 1000 == 0 else f"{millicores}m"
+
+
+def memory_mib(value_bytes: float) -> int:
+    """Bytes rounded up to MiB the way a person writes them: 64Mi steps below 1Gi, 256Mi below
+    8Gi, whole Gi above."""
+    mib = value_bytes / MIB
+    step = 64 if mib < 1024 else 256 if mib < 8192 else 1024
+    return max(step, int(_round_up(mib, step)))
 
 
 def memory_quantity(value_bytes: float) -> str:
-    """Kubernetes memory quantity: whole MiB, rounded up."""
-    return f"{math.ceil(round(value_bytes / MIB, 6))}Mi"
+    """Kubernetes memory quantity, rounded up (`memory_mib`): ``"6Gi"`` or ``"1280Mi"``."""
+    mib = memory_mib(value_bytes)
+    return f"{mib // 1024}Gi" if mib % 1024 == 0 else f"{mib}Mi"
+
+
+def storage_quantity(value_bytes: float) -> str:
+    """A volume size in whole Gi, rounded up (the chart's searcher template needs whole Gi)."""
+    return f"{math.ceil(round(value_bytes / GIB, 6))}Gi"
 
 
 def _dump_yaml(data: Any, documents: bool = False) -> str:
@@ -131,7 +161,7 @@ def to_table(recs: list[Recommendation], catalog: Catalog) -> tuple[str, list[st
                 _or_unset(rec.memory_request_bytes, memory_quantity),
                 _or_unset(rec.memory_limit_bytes, memory_quantity),
                 "" if rec.replicas is None else str(rec.replicas),
-                "" if rec.volume_bytes is None else f"{rec.volume_bytes / 2**30:.0f}Gi",
+                "" if rec.volume_bytes is None else storage_quantity(rec.volume_bytes),
                 "" if rec.days_until_full is None else f"{rec.days_until_full:.0f} d",
                 "" if rec.monthly_cost is None else f"{rec.monthly_cost:.2f}",
                 "" if rec.current_monthly_cost is None else f"{rec.current_monthly_cost:.2f}",
@@ -168,79 +198,176 @@ def _largest(recs: list[Recommendation], field: str) -> float | None:
     return max(values) if values else None
 
 
-def _resources(recs: list[Recommendation]) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {}
-    for section, cpu_field, memory_field in (
-        ("requests", "cpu_request_cores", "memory_request_bytes"),
-        ("limits", "cpu_limit_cores", "memory_limit_bytes"),
-    ):
-        cpu = _largest(recs, cpu_field)
-        memory = _largest(recs, memory_field)
-        values = {}
-        if cpu is not None:
-            values["cpu"] = cpu_quantity(cpu)
-        if memory is not None:
-            values["memory"] = memory_quantity(memory)
-        if values:
-            out[section] = values
+def _resources(recs: list[Recommendation]) -> dict[str, dict[str, str | None]]:
+    """`requests` and `limits` for all of a service's pods. A field the recommendation leaves
+    unset ("do not set", e.g. no CPU limit) is written as null, which removes the default from
+    Helm values and from a strategic-merge patch; without any resource field, nothing."""
+    out: dict[str, dict[str, str | None]] = {}
+    fields = (
+        ("requests", "cpu", "cpu_request_cores", cpu_quantity),
+        ("requests", "memory", "memory_request_bytes", memory_quantity),
+        ("limits", "cpu", "cpu_limit_cores", cpu_quantity),
+        ("limits", "memory", "memory_limit_bytes", memory_quantity),
+    )
+    values = {field: _largest(recs, field) for _, _, field, _ in fields}
+    if all(v is None for v in values.values()):
+        return out
+    for section, resource, field, quantity in fields:
+        value = values[field]
+        out.setdefault(section, {})[resource] = None if value is None else quantity(value)
     return out
+
+
+def _nest(values: dict[str, Any], dotted: str, entry: dict[str, Any]) -> None:
+    """Put `entry` at a values.yaml key path, nested as the chart spells it (`a.b` is b under a)."""
+    node = values
+    for key in dotted.split("."):
+        node = node.setdefault(key, {})
+    node.update(entry)
+
+
+def _claim_commands(service: Service, group: list[Recommendation], size: str) -> list[str]:
+    """How to grow a StatefulSet's template claims by hand: one `kubectl patch pvc` per pod."""
+    names = service.kubernetes
+    pods = sorted({r.instance for r in group if re.fullmatch(service.pod_pattern, r.instance)})
+    patch = json.dumps(
+        {"spec": {"resources": {"requests": {"storage": size}}}}, separators=(",", ":")
+    )
+    return [
+        f"kubectl patch pvc {volume.claim(pod)} -p '{patch}'"
+        for volume in service.volumes
+        if not volume.standalone
+        for pod in (pods or [f"{names.workload}-0"])
+    ]
+
+
+def _comment(lines: list[str]) -> str:
+    return "".join(f"# {line}\n" for line in lines)
 
 
 @register_format("helm")
 def to_helm(recs: list[Recommendation], catalog: Catalog) -> tuple[str, list[str]]:
-    """A values override: `<helm_key>.resources`, `.replicaCount`, `.storageSize`."""
+    """A values override, keys nested as values.yaml spells them: `<helm_key>.resources`,
+    `.replicaCount` (where the chart reads it, stateless services only), `.storageSize`."""
     grouped, left_out = _by_service(recs, catalog)
     values: dict[str, Any] = {}
+    notes = [
+        "Helm values override for the sourcegraph chart (keys of its values.yaml): "
+        "helm upgrade ... -f <this file>.",
+        "null removes the chart's default for that setting (e.g. no CPU limit).",
+    ]
     for service, group in grouped.values():
-        entry: dict[str, Any] = {"resources": _resources(group)}
+        entry: dict[str, Any] = {}
+        resources = _resources(group)
+        if resources:
+            entry["resources"] = resources
         replicas = _largest(group, "replicas")
-        if replicas is not None and service.stateless:
+        if replicas is not None and service.recommends_replicas("helm"):
             entry["replicaCount"] = int(replicas)
         volume = _largest(group, "volume_bytes")
-        if volume is not None:
-            entry["storageSize"] = f"{math.ceil(volume / 2**30)}Gi"
-        values[service.helm_key] = entry
-    return _dump_yaml(values), left_out
+        if volume is not None and service.volumes:
+            size = entry["storageSize"] = storage_quantity(volume)
+            key = f"{service.helm_key}.storageSize"
+            if any(not v.standalone for v in service.volumes):
+                notes += [
+                    f"{key} {size}: a live StatefulSet's claim templates cannot change, so first "
+                    "grow its claims,",
+                    *(f"  {command}" for command in _claim_commands(service, group, size)),
+                    f"  then: kubectl delete statefulset {service.kubernetes.workload} "
+                    "--cascade=orphan (the pods keep running), and helm upgrade.",
+                ]
+            else:
+                notes.append(
+                    f"{key} {size}: the claim {service.volumes[0].name} grows in place where its "
+                    "StorageClass allows volume expansion (a claim never shrinks)."
+                )
+        elif volume is not None:
+            left_out.append(f"{service.name}: a volume size, but the chart has no storageSize")
+        if entry:
+            _nest(values, service.helm_key, entry)
+    return _comment(notes) + _dump_yaml(values), left_out
 
 
 @register_format("kustomize")
 def to_kustomize(recs: list[Recommendation], catalog: Catalog) -> tuple[str, list[str]]:
-    """Strategic-merge patches, one document per workload, container named after the service."""
+    """Strategic-merge patches with the Kustomize base's names: one document per workload (the
+    containers it runs), one per standalone claim; a StatefulSet's template claims are grown with
+    kubectl (listed in the header), as a live StatefulSet's claim templates cannot change."""
     grouped, left_out = _by_service(recs, catalog)
-    documents = []
+    workloads: dict[str, dict[str, Any]] = {}
+    claims: list[dict[str, Any]] = []
+    notes = [
+        "Strategic-merge patches for the Kustomize base (deploy-sourcegraph-k8s): list this file "
+        "under `patches:` in your overlay.",
+        "null removes the base's setting (e.g. no CPU limit).",
+    ]
     for service, group in grouped.values():
-        spec: dict[str, Any] = {
-            "template": {
-                "spec": {"containers": [{"name": service.name, "resources": _resources(group)}]}
-            }
-        }
-        replicas = _largest(group, "replicas")
-        if replicas is not None and service.stateless:
-            spec["replicas"] = int(replicas)
-        documents.append(
+        names = service.kubernetes_names("kustomize")
+        document = workloads.setdefault(
+            names.workload,
             {
                 "apiVersion": "apps/v1",
                 "kind": service.kind,
-                "metadata": {"name": service.name},
-                "spec": spec,
-            }
+                "metadata": {"name": names.workload},
+                "spec": {"template": {"spec": {"containers": []}}},
+            },
         )
-    return _dump_yaml(documents, documents=True), left_out
+        resources = _resources(group)
+        if resources:
+            containers = document["spec"]["template"]["spec"]["containers"]
+            containers.append({"name": names.container, "resources": resources})
+        replicas = _largest(group, "replicas")
+        if replicas is not None and service.recommends_replicas("kustomize"):
+            document["spec"]["replicas"] = int(replicas)
+        volume = _largest(group, "volume_bytes")
+        if volume is None:
+            continue
+        size = storage_quantity(volume)
+        for claim in service.volumes:
+            if claim.standalone:
+                claims.append(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "PersistentVolumeClaim",
+                        "metadata": {"name": claim.name},
+                        "spec": {"resources": {"requests": {"storage": size}}},
+                    }
+                )
+        commands = _claim_commands(service, group, size)
+        if commands:
+            notes += [
+                f"{service.name} volume {size}: grow the StatefulSet's claims with kubectl "
+                "(its claim templates cannot change),",
+                *(f"  {command}" for command in commands),
+            ]
+    documents = [
+        d
+        for d in workloads.values()
+        if d["spec"]["template"]["spec"]["containers"] or "replicas" in d["spec"]
+    ]
+    for document in documents:
+        if not document["spec"]["template"]["spec"]["containers"]:
+            del document["spec"]["template"]
+    return _comment(notes) + _dump_yaml(documents + claims, documents=True), left_out
 
 
 @register_format("compose")
 def to_compose(recs: list[Recommendation], catalog: Catalog) -> tuple[str, list[str]]:
-    """A docker-compose override: `cpus` and `mem_limit` per container (compose has limits only)."""
+    """A docker-compose override: `cpus` and `mem_limit` per container (compose has limits only);
+    a container's own recommendation where there is one, else the service's largest."""
     grouped, left_out = _by_service(recs, catalog)
     services: dict[str, Any] = {}
     for service, group in grouped.values():
-        cpu = _largest(group, "cpu_limit_cores") or _largest(group, "cpu_request_cores")
-        memory = _largest(group, "memory_limit_bytes") or _largest(group, "memory_request_bytes")
-        entry: dict[str, Any] = {}
-        if cpu is not None:
-            entry["cpus"] = f"{math.ceil(round(cpu * 1000, 6)) / 1000:g}"
-        if memory is not None:
-            entry["mem_limit"] = f"{math.ceil(round(memory / MIB, 6))}m"
         for container in service.compose_containers:
-            services[container] = entry
+            own = [r for r in group if r.instance == container] or group
+            cpu = _largest(own, "cpu_limit_cores") or _largest(own, "cpu_request_cores")
+            memory = _largest(own, "memory_limit_bytes") or _largest(own, "memory_request_bytes")
+            entry: dict[str, Any] = {}
+            if cpu is not None:
+                entry["cpus"] = f"{cpu_millicores(cpu) / 1000:g}"
+            if memory is not None:
+                mib = memory_mib(memory)
+                entry["mem_limit"] = f"{mib // 1024}g" if mib % 1024 == 0 else f"{mib}m"
+            if entry:
+                services[container] = entry
     return _dump_yaml({"services": services}), left_out

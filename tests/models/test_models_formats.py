@@ -6,12 +6,15 @@ import csv
 import io
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 from ruamel.yaml import YAML
 
 from healthcheck.catalog import load_catalog
 from healthcheck.errors import ParameterError
-from healthcheck.models.formats import available_formats, render
+from healthcheck.models.capacity import volume_plan
+from healthcheck.models.formats import available_formats, cpu_quantity, memory_quantity, render
 from healthcheck.models.recommendation import MIB, Recommendation, insufficient
 
 
@@ -98,22 +101,87 @@ def test_helm_values_use_catalog_keys_and_the_largest_pod() -> None:
     helm_keys = {s.helm_key for s in load_catalog().services}
     assert set(values) <= helm_keys
     assert values["frontend"]["resources"]["requests"] == {"cpu": "300m", "memory": "512Mi"}
-    assert values["frontend"]["resources"]["limits"] == {"cpu": "500m", "memory": "1024Mi"}
+    assert values["frontend"]["resources"]["limits"] == {"cpu": "500m", "memory": "1Gi"}
     assert values["frontend"]["replicaCount"] == 3
-    assert "cpu" not in values["gitserver"]["resources"]["limits"]
+    # "do not set" removes the chart's default limit rather than leaving it under the request
+    assert values["gitserver"]["resources"]["limits"]["cpu"] is None
+    assert values["gitserver"]["resources"]["requests"]["cpu"] == "2"
     assert values["gitserver"]["storageSize"] == "300Gi"
+    assert "replicaCount" not in values["gitserver"]  # a StatefulSet's count is its shards
     assert left_out == ["vm-7/vm-7: not a Sourcegraph service"]
+    # a claim template cannot change on a live StatefulSet: the header says how to grow it
+    assert "kubectl patch pvc repos-gitserver-0" in text
+    assert "kubectl delete statefulset gitserver --cascade=orphan" in text
 
 
-def test_kustomize_patches_name_catalog_workloads() -> None:
+def test_helm_nests_dotted_keys_and_writes_replicas_only_where_the_chart_reads_them() -> None:
+    def rec(service: str, instance: str) -> Recommendation:
+        return Recommendation(
+            series=f"{service}/{instance}",
+            service=service,
+            instance=instance,
+            recommender="healthcheck",
+            cpu_request_cores=1.0,
+            cpu_limit_cores=2.0,
+            memory_request_bytes=2**30,
+            memory_limit_bytes=2**31,
+            replicas=2,
+            volume_bytes=150 * 2**30,
+        )
+
+    values = _yaml(render("helm", [rec("otel-collector", "otel-collector-abc12-def34")])[0])
+    assert set(values) == {"openTelemetry"}  # never a dotted key `openTelemetry.gateway:`
+    assert values["openTelemetry"]["gateway"] == {
+        "resources": {
+            "requests": {"cpu": "1", "memory": "1Gi"},
+            "limits": {"cpu": "2", "memory": "2Gi"},
+        }
+    }  # the chart has no openTelemetry.gateway.replicaCount
+    values = _yaml(render("helm", [rec("pgsql", "pgsql-0")])[0])
+    assert "replicaCount" not in values["pgsql"]  # its template hard-codes one replica
+    assert values["pgsql"]["storageSize"] == "150Gi"
+
+
+@pytest.mark.parametrize(
+    ("cores", "text"),
+    [
+        (8.583, "8600m"),
+        (0.4321, "450m"),
+        (0.083, "90m"),
+        (2.0, "2"),
+        (4 + 1e-12, "4"),
+        (0.001, "10m"),
+    ],
+)
+def test_cpu_is_rounded_up_as_a_person_writes_it(cores: float, text: str) -> None:
+    assert cpu_quantity(cores) == text
+
+
+@pytest.mark.parametrize(
+    ("mib", "text"),
+    [(500, "512Mi"), (1000, "1Gi"), (1300, "1536Mi"), (6000.5, "6Gi"), (8583, "9Gi"), (1, "64Mi")],
+)
+def test_memory_is_rounded_up_as_a_person_writes_it(mib: float, text: str) -> None:
+    assert memory_quantity(mib * MIB) == text
+
+
+def test_kustomize_patches_name_the_bases_workloads_and_containers() -> None:
     text, _ = render("kustomize", _recs())
     documents = list(YAML(typ="safe").load_all(text))
-    kinds = {s.name: s.kind for s in load_catalog().services}
-    assert {d["metadata"]["name"] for d in documents} == {"frontend", "gitserver"}
+    catalog = load_catalog()
+    names = {
+        s.kubernetes_names("kustomize").workload: (s.kind, s.kubernetes_names("kustomize"))
+        for s in catalog.services
+    }
+    assert {d["metadata"]["name"] for d in documents} == {"sourcegraph-frontend", "gitserver"}
     for document in documents:
-        assert document["kind"] == kinds[document["metadata"]["name"]]
+        kind, expected = names[document["metadata"]["name"]]
+        assert document["kind"] == kind
         [container] = document["spec"]["template"]["spec"]["containers"]
-        assert container["name"] == document["metadata"]["name"]
+        assert container["name"] == expected.container
+    frontend = next(d for d in documents if d["metadata"]["name"] == "sourcegraph-frontend")
+    assert frontend["spec"]["replicas"] == 3
+    assert "kubectl patch pvc repos-gitserver-0" in text  # not a volumeClaimTemplates patch
 
 
 def test_compose_override_uses_catalog_containers() -> None:
@@ -121,7 +189,25 @@ def test_compose_override_uses_catalog_containers() -> None:
     services = _yaml(text)["services"]
     containers = {c for s in load_catalog().services for c in s.compose_containers}
     assert set(services) <= containers
-    assert services["gitserver-0"] == {"cpus": "2", "mem_limit": "4096m"}
+    assert services["gitserver-0"] == {"cpus": "2", "mem_limit": "4g"}
+    assert services["sourcegraph-frontend-0"] == {"cpus": "0.5", "mem_limit": "1g"}
+
+
+def test_volumes_are_never_recommended_below_todays_size() -> None:
+    days = np.arange(0, 30 * 86_400, 3600)
+    used = np.full(len(days), 40 * 2**30, dtype=float)  # 40 GiB used, flat, of a 200 GiB claim
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(np.concatenate([days, days]), unit="s", utc=True),
+            "metric": ["disk_used_bytes"] * len(days) + ["disk_capacity_bytes"] * len(days),
+            "service": "gitserver",
+            "instance": "gitserver-0",
+            "label": "repos",
+            "value": np.concatenate([used, np.full(len(days), 200.0 * 2**30)]),
+        }
+    )
+    [(volume, _, _)] = volume_plan(frame, int(days[-1]) + 90 * 86_400).values()
+    assert volume == 200 * 2**30
 
 
 def test_table_and_unknown_format() -> None:
