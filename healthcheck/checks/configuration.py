@@ -30,7 +30,10 @@ from healthcheck.checks.frames import plain_frame
 from healthcheck.contract import METRICS
 from healthcheck.store import Inventory
 
-SOURCE = "Helm chart values.yaml v7.6.0 / docker-compose v7.5 reference (catalog); right-sizing"
+SOURCE = (
+    "Helm chart values.yaml v7.6.0 / Kustomize base (deploy-sourcegraph-k8s) / docker-compose v7.5 "
+    "defaults (catalog); right-sizing"
+)
 Settings = dict[str, dict[str, float]]
 _QUANTITY = re.compile(r"^([0-9.]+)\s*([a-zA-Z]*)$")
 _UNITS = {
@@ -111,15 +114,16 @@ def settings_from_kustomize(documents: list[Any], services: list[Service]) -> Se
             continue
         name = _dig(document, "metadata.name")
         for service in services:
-            if name != service.kubernetes.workload:
+            # the Kustomize base's names (e.g. syntactic-code-intel), or the chart's
+            own = [n for n in service.all_kubernetes_names() if n.workload == name]
+            if not own:
                 continue
             found: dict[str, float] = {}
             containers = _dig(document, "spec.template.spec.containers") or []
             for container in containers:
-                if (
-                    isinstance(container, dict)
-                    and container.get("name") == service.kubernetes.container
-                ):
+                if isinstance(container, dict) and container.get("name") in {
+                    n.container for n in own
+                }:
                     found.update(_resources(container.get("resources")))
             replicas = _dig(document, "spec.replicas")
             if isinstance(replicas, int | float):
@@ -150,6 +154,8 @@ def settings_from_compose(document: Any, services: list[Service]) -> Settings:
 
 
 def reference_settings(services: list[Service], deployment: str) -> Settings:
+    """The defaults of the deployment method: the chart's, the Kustomize base's (which differ,
+    e.g. one frontend replica), or docker-compose's limits."""
     if deployment == "docker-compose":
         return {
             s.name: {"cpu_limit": s.compose_limits.cpu, "memory_limit": s.compose_limits.memory}
@@ -161,7 +167,7 @@ def reference_settings(services: list[Service], deployment: str) -> Settings:
             "cpu_limit": s.resources.cpu_limit,
             "memory_request": s.resources.memory_request,
             "memory_limit": s.resources.memory_limit,
-            "replicas": float(s.replicas),
+            "replicas": float(s.default_replicas(deployment)),
         }
         for s in services
     }
@@ -204,14 +210,17 @@ def _snapshot_with_config(ctx: CheckContext) -> Inventory | None:
     return next((s for s in later if has_copy(s)), None)
 
 
+def deployment_of(ctx: CheckContext) -> str:
+    """The customer's deployment method: the inventory's, else the customer entry's, else helm."""
+    inventory = ctx.inventory()
+    if inventory is not None:
+        return inventory.deployment
+    return ctx.config.deployment if ctx.config is not None else "helm"
+
+
 def _load_config(ctx: CheckContext) -> tuple[Settings | None, str]:
     """Settings from the deployment override, and where they came from (or why there are none)."""
-    inventory = ctx.inventory()
-    deployment = (
-        inventory.deployment
-        if inventory is not None
-        else (ctx.config.deployment if ctx.config is not None else "helm")
-    )
+    deployment = deployment_of(ctx)
     text: str | None = None
     origin = ""
     snapshot = _snapshot_with_config(ctx)
@@ -323,8 +332,7 @@ def _show(field: str, value: float) -> str:
     description="deployment override against the reference and the right-sizing; a drift list",
 )
 def configuration(ctx: CheckContext) -> list[Finding]:
-    inventory = ctx.inventory()
-    deployment = inventory.deployment if inventory is not None else "helm"
+    deployment = deployment_of(ctx)
     services = ctx.catalog.services
     findings: list[Finding] = []
     configured, origin = _load_config(ctx)

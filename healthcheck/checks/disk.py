@@ -17,7 +17,9 @@ from healthcheck.checks.base import (
     register_check,
     rounded,
 )
+from healthcheck.checks.configuration import deployment_of
 from healthcheck.checks.frames import plain_frame
+from healthcheck.errors import ConfigError
 
 SOURCE = (
     "healthcheck rule: linear trend of the last 30 days (critical < 30 days, warning < 90); "
@@ -121,14 +123,37 @@ def _volume_finding(ctx: CheckContext, row: dict[str, Any]) -> Finding:
             window=ctx.window,
             chart=f"disk used and capacity with the trend line, {subject}",
         ),
-        action=(
-            f"Grow {subject} (Helm {service}.storageSize) or add a shard before it fills; "
-            "a full gitserver disk fails clones and fetches."
-            if severity in ("critical", "warning")
-            else ""
-        ),
+        action=_grow_action(ctx, service, subject) if severity in ("critical", "warning") else "",
         source=SOURCE,
     )
+
+
+def _grow_action(ctx: CheckContext, service: str, subject: str) -> str:
+    """What to change, named as the customer's deployment names it: the Helm key (nested as
+    values.yaml spells it), the Kustomize claim, or the compose volume."""
+    try:
+        known = ctx.catalog.service(service)
+    except ConfigError:
+        return f"Grow {subject} before it fills."
+    deployment = deployment_of(ctx)
+    where = known.setting_paths(deployment).get("storage")
+    if deployment == "helm" and where:
+        how = f"raise `{where}` in the Helm values"
+        if any(not v.standalone for v in known.volumes):
+            how += " (after growing the StatefulSet's claims: `healthcheck recommend` says how)"
+    elif where:
+        how = f"grow {where}"
+    else:
+        how = "grow the volume"
+    shard = {
+        "gitserver": " or add a gitserver shard",
+        "zoekt-webserver": " or add an indexed-search replica",
+    }.get(service, "")
+    why = {
+        "gitserver": " A full gitserver disk fails clones and fetches.",
+        "zoekt-webserver": " A full index disk stops indexing.",
+    }.get(service, "")
+    return f"Before {subject} fills, {how}{shard}.{why}"
 
 
 def _missing_volumes(ctx: CheckContext, volumes: pd.DataFrame) -> list[Finding]:

@@ -222,14 +222,15 @@ def disk(
 ) -> list[pd.DataFrame]:
     growth_per_hour = 0.0 if days_to_full is None else (capacity - used_now) / days_to_full / 24
     used = used_now - growth_per_hour * np.arange(QUARTER_1H)[::-1]
+    label = load_catalog().service(service).volumes[0].name  # the claim: pgsql, repos, ...
     return [
-        series("disk_used_bytes", service, used, instance=f"{service}-0", label="data", step=HOUR),
+        series("disk_used_bytes", service, used, instance=f"{service}-0", label=label, step=HOUR),
         series(
             "disk_capacity_bytes",
             service,
             [capacity] * QUARTER_1H,
             instance=f"{service}-0",
-            label="data",
+            label=label,
             step=HOUR,
         ),
     ]
@@ -240,16 +241,44 @@ def disk(
 )
 def test_disk_runway(make_store: MakeStore, days: float | None, expected: str) -> None:
     findings = by_id(run(make_store(*disk(days)), "disk"))
-    finding = findings["disk.runway:pgsql-0/data"]
+    finding = findings["disk.runway:pgsql-0/pgsql"]
     assert finding.severity == expected
+    if expected != "ok":  # the Helm key, nested as values.yaml spells it; no shard for a database
+        assert "`pgsql.storageSize`" in finding.action and "shard" not in finding.action
     if days is not None and days < 100:
         assert finding.evidence.numbers["days_until_full"] == pytest.approx(days, rel=0.02)
 
 
 def test_gitserver_with_little_free_space_warns_even_when_flat(make_store: MakeStore) -> None:
     frames = disk(None, capacity=100 * GIB, used_now=88 * GIB, service="gitserver")
-    finding = by_id(run(make_store(*frames), "disk"))["disk.runway:gitserver-0/data"]
+    finding = by_id(run(make_store(*frames), "disk"))["disk.runway:gitserver-0/repos"]
     assert finding.severity == "warning"
+    assert "`gitserver.storageSize`" in finding.action and "shard" in finding.action
+
+
+@pytest.mark.parametrize(
+    ("deployment", "service", "named"),
+    [
+        ("helm", "otel-collector", None),
+        ("helm", "zoekt-webserver", "`indexedSearch.storageSize`"),
+        ("kustomize", "pgsql", "PersistentVolumeClaim/pgsql"),
+        ("kustomize", "gitserver", "claims repos-gitserver-<n>"),
+        ("docker-compose", "gitserver", "volume gitserver-0"),
+    ],
+)
+def test_disk_advice_names_the_setting_of_the_deployment(
+    make_store: MakeStore, deployment: str, service: str, named: str | None
+) -> None:
+    if named is None:  # no volume in the catalog: nothing to name
+        assert "storage" not in load_catalog().service(service).setting_paths(deployment)
+        return
+    frames = disk(20, service=service)
+    [finding] = [
+        f
+        for f in run(make_store(*frames, deployment=deployment), "disk")
+        if f.id.startswith("disk.runway:")
+    ]
+    assert named in finding.action, finding.action
 
 
 # ------------------------------------------------------------------------------- alerts
