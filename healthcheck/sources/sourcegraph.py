@@ -7,9 +7,13 @@ before 6.11, its daily, weekly and monthly active users. `check_token` tells whe
 has the rights that needs (site admin).
 
 Sourcegraph's GraphQL API is a "debug API" without backward-compatibility guarantees, so every
-run starts with an introspection of the types we read and picks its queries from the fields
-that are there; what the instance cannot tell (e.g. usage statistics, removed in 6.11) goes into
-the inventory's ``notes`` instead of failing the run.
+run starts with an introspection that follows, from the query root, the type each field we
+select actually returns (``Query.repositories`` is a ``NewRepositoryConnection`` since 5.x, whose
+``totalCount`` takes no ``precise:``), and each query is cut to the fields and arguments that are
+there. A field the instance lacks costs that field only: the inventory's ``unavailable`` maps it
+to "not available on this version (…)" and ``notes`` says the same for people (e.g. usage
+statistics, removed in 6.11). Every query is tested against the real schema
+(tests/fixtures/graphql/) and a model of 6.11+ made from it.
 
 The token is read from the environment variable or secrets file the customer entry names, at
 call time, kept in a `SecretStr`, sent only in the ``Authorization`` header, and never logged,
@@ -25,7 +29,8 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -82,20 +87,22 @@ def fetch_inventory(
         the server answers 429 or 5xx (exponential backoff with jitter in between).
 
     Raises `SourceError` with a one-line reason when the instance cannot be read: no token,
-    token rejected, missing rights on the core fields, unreachable, malformed answers.
+    token rejected, missing rights on the core fields, unreachable, malformed answers, a
+    GraphQL error payload, introspection disabled. A field the schema lacks is not an error:
+    it is left out, and named in the snapshot's ``unavailable`` and ``notes``.
     """
     taken_at = _utc_now(now)
     with _GraphQL.open(connection, transport, timeout_seconds, attempts) as client:
-        schema = _introspect(client)
-        core = client.query(_core_query(schema), name="inventory")
-        notes: list[str] = []
+        schema = _introspect(client, _PROBED)
+        gaps = _Gaps()
+        core = _core(client, schema, gaps)
         version = str(_get(core, "site", "productVersion") or "unknown")
         users = _as_int(_get(core, "users", "totalCount"))
-        repositories = _repository_count(core, notes)
-        repository_bytes = _repository_bytes(core, notes)
-        code_hosts = _code_hosts(core, notes)
-        add_ons = _feature_add_ons(client, schema, notes)
-        usage, active_30d = _usage(client, schema, version, taken_at, notes)
+        repositories = _repository_count(core, gaps)
+        repository_bytes = _repository_bytes(core)
+        code_hosts = _code_hosts(core, gaps)
+        add_ons = _feature_add_ons(client, schema, gaps)
+        usage, active_30d = _usage(client, schema, version, taken_at, gaps)
     return Inventory(
         taken_at=taken_at,
         source="graphql",
@@ -106,9 +113,10 @@ def fetch_inventory(
         repositories=repositories,
         repository_bytes=repository_bytes,
         code_hosts=code_hosts,
-        notes=notes,
+        notes=gaps.notes,
         feature_add_ons=add_ons,
         usage_statistics=usage,
+        unavailable=gaps.unavailable,
         sourcegraph_url=_base_url(connection),
     )
 
@@ -151,6 +159,14 @@ def check_token(
 
 class _TokenProblem(SourceError):
     """The token is missing or was rejected: a problem the user fixes on their side."""
+
+
+class _GraphQLErrors(SourceError):
+    """The server answered with a GraphQL ``errors`` payload; `messages` is their one-line text."""
+
+    def __init__(self, reason: str, messages: str) -> None:
+        super().__init__(reason)
+        self.messages = messages
 
 
 class _Retryable(Exception):
@@ -273,9 +289,9 @@ class _GraphQL:
             )
         errors = payload.get("errors")
         if errors:
-            raise SourceError(
-                f"Sourcegraph GraphQL {name} at {self.url} returned errors: "
-                f"{self._scrub(_error_messages(errors))}"
+            messages = self._scrub(_error_messages(errors))
+            raise _GraphQLErrors(
+                f"Sourcegraph GraphQL {name} at {self.url} returned errors: {messages}", messages
             )
         data = payload.get("data")
         if not isinstance(data, dict):
@@ -321,6 +337,7 @@ def _error_messages(errors: Any) -> str:
         where = f" (at {'.'.join(str(p) for p in path)})" if path else ""
         messages.append(f"{message}{where}")
     text = "; ".join(messages) + (f"; and {len(errors) - 3} more" if len(errors) > 3 else "")
+    text = " ".join(text.split())[:600]  # one line, whatever the server put in its messages
     if "site admin" in text.lower():
         text += " — use a site admin's access token"
     return text
@@ -358,111 +375,457 @@ def _base_url(connection: SourcegraphConnection) -> str:
     return connection.url.rstrip("/")
 
 
-# ---------------------------------------------------------------------- schema and queries
+# ---------------------------------------------------------------------- the schema probe
+
+
+class _Missing(Exception):
+    """The instance's schema lacks something a query needs; the message names it."""
+
+
+@dataclass(frozen=True)
+class _Arg:
+    """One argument we send: its GraphQL literal and what of the schema the literal relies on."""
+
+    name: str
+    value: str
+    input_fields: tuple[str, ...] = ()  # the fields of the argument's input object it sets
+    optional: bool = False  # sent only where the field has the argument (and its input fields)
+    variable: str | None = None  # a `$variable` in `value`, typed as `input_fields[0]` is
+
+
+@dataclass(frozen=True)
+class _Sel:
+    """One field of a query, with its arguments and its sub-fields."""
+
+    name: str
+    args: tuple[_Arg, ...] = ()
+    children: tuple[_Sel, ...] = ()
+    optional: bool = False  # left out where the schema lacks it, at no cost to the parent
+
+    def text(self) -> str:
+        args = ", ".join(f"{a.name}: {a.value}" for a in self.args)
+        head = f"{self.name}({args})" if args else self.name
+        if not self.children:
+            return head
+        return head + " { " + " ".join(c.text() for c in self.children) + " }"
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    """A selection as this instance's schema can answer it, with the variables it declares."""
+
+    selection: _Sel
+    variables: dict[str, str]  # variable name → GraphQL type name
+
+
+@dataclass(frozen=True)
+class _FieldType:
+    type: str  # the named type under the NON_NULL / LIST wrappers
+    args: dict[str, str]  # argument → its named type
+
+
+@dataclass(frozen=True)
+class _Type:
+    fields: dict[str, _FieldType]
+    input_fields: dict[str, str]  # for an input object: field → its named type
 
 
 @dataclass(frozen=True)
 class _Schema:
-    """The fields the instance's schema has on the types we read."""
+    """The parts of the instance's schema the inventory's queries go through.
 
-    query: frozenset[str]
-    site: frozenset[str]
-    user: frozenset[str]
-    repository_stats: frozenset[str]
-    precise_repository_count: bool  # RepositoryConnection.totalCount takes `precise:`
+    Built by following, from the query root, the type each field we select actually returns
+    (e.g. `Query.repositories` is a `NewRepositoryConnection` since 5.x, a
+    `RepositoryConnection` before), so each query is cut to what this version has.
+    """
+
+    query_type: str
+    types: dict[str, _Type]
+
+    def fit(self, selection: _Sel) -> _Fitted:
+        """`selection` on the query root, less its optional parts the schema lacks.
+
+        Raises `_Missing`, naming the first missing field or argument, when a required
+        part is not in the schema.
+        """
+        fitted, variables = self._fit(selection, self.query_type)
+        return _Fitted(fitted, variables)
+
+    def operation(self, name: str, fitted: list[_Fitted]) -> str:
+        variables = {k: v for f in fitted for k, v in f.variables.items()}
+        declared = ", ".join(f"${k}: {v}!" for k, v in variables.items())
+        head = f"query {name}({declared})" if declared else f"query {name}"
+        return head + " { " + " ".join(f.selection.text() for f in fitted) + " }"
+
+    def _fit(self, selection: _Sel, on: str) -> tuple[_Sel, dict[str, str]]:
+        owner = self.types.get(on)
+        field = owner.fields.get(selection.name) if owner else None
+        if field is None:
+            raise _Missing(f"{on}.{selection.name}")
+        args: list[_Arg] = []
+        variables: dict[str, str] = {}
+        for arg in selection.args:
+            try:
+                variables.update(self._fit_arg(arg, f"{on}.{selection.name}", field))
+            except _Missing:
+                if arg.optional:
+                    continue
+                raise
+            args.append(arg)
+        children: list[_Sel] = []
+        for child in selection.children:
+            try:
+                fitted, child_variables = self._fit(child, field.type)
+            except _Missing:
+                if child.optional:
+                    continue
+                raise
+            children.append(fitted)
+            variables.update(child_variables)
+        return replace(selection, args=tuple(args), children=tuple(children)), variables
+
+    def _fit_arg(self, arg: _Arg, where: str, field: _FieldType) -> dict[str, str]:
+        arg_type = field.args.get(arg.name)
+        if arg_type is None:
+            raise _Missing(f"argument {arg.name} on {where}")
+        if not arg.input_fields:
+            return {}
+        input_object = self.types.get(arg_type)
+        given = input_object.input_fields if input_object else {}
+        for name in arg.input_fields:
+            if name not in given:
+                raise _Missing(f"{arg_type}.{name} (argument {arg.name} on {where})")
+        return {arg.variable: given[arg.input_fields[0]]} if arg.variable else {}
 
 
-_INTROSPECTION = """
-query HealthcheckSchema {
-  query: __type(name: "Query") { fields { name } }
-  site: __type(name: "Site") { fields { name } }
-  user: __type(name: "User") { fields { name } }
-  repositoryStats: __type(name: "RepositoryStats") { fields { name } }
-  repositoryConnection: __type(name: "RepositoryConnection") { fields { name args { name } } }
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*\Z")
+
+_TYPE_FRAGMENTS = """
+fragment HealthcheckType on __Type {
+  name
+  fields(includeDeprecated: true) {
+    name args { name type { ...HealthcheckTypeRef } } type { ...HealthcheckTypeRef }
+  }
+  inputFields { name type { ...HealthcheckTypeRef } }
+}
+fragment HealthcheckTypeRef on __Type {
+  name ofType { name ofType { name ofType { name ofType { name } } } }
 }
 """
+
+_SCHEMA_QUERY = (
+    "query HealthcheckSchema { __schema { queryType { ...HealthcheckType } } }" + _TYPE_FRAGMENTS
+)
 
 _VIEWER_QUERY = "query HealthcheckViewer { currentUser { username siteAdmin } }"
 
 
-def _introspect(client: _GraphQL) -> _Schema:
-    data = client.query(_INTROSPECTION, name="schema introspection")
+def _introspect(client: _GraphQL, wanted: tuple[_Sel, ...]) -> _Schema:
+    """The types the `wanted` selections go through, following each field's return type.
 
-    def names(key: str) -> frozenset[str]:
-        fields = _get(data, key, "fields") or []
-        return frozenset(f["name"] for f in fields if isinstance(f, dict) and "name" in f)
-
-    connection_fields = _get(data, "repositoryConnection", "fields") or []
-    total_args = [
-        a.get("name")
-        for f in connection_fields
-        if isinstance(f, dict) and f.get("name") == "totalCount"
-        for a in f.get("args") or []
-    ]
-    schema = _Schema(
-        query=names("query"),
-        site=names("site"),
-        user=names("user"),
-        repository_stats=names("repositoryStats"),
-        precise_repository_count="precise" in total_args,
-    )
-    if "site" not in schema.query:
+    One request for the query root, then one per level of nesting (four in all today).
+    """
+    data = _introspection(client, _SCHEMA_QUERY)
+    root = _get(data, "__schema", "queryType")
+    if not isinstance(root, dict):
         raise SourceError(
-            f"{client.url} does not look like Sourcegraph's GraphQL API (no Query.site field)"
+            f"Sourcegraph at {client.url} answered the schema introspection without a schema: "
+            "GraphQL introspection is disabled there (or by a proxy in front of it); "
+            "healthcheck reads the schema to choose the queries this version answers, so "
+            "allow introspection for this token"
         )
-    return schema
+    query_type = root.get("name")
+    if not isinstance(query_type, str) or not _NAME.match(query_type):
+        raise SourceError(
+            f"Sourcegraph at {client.url} answered the schema introspection with no query type"
+        )
+    types = {query_type: _parse_type(root)}
+    pending = [(selection, query_type) for selection in wanted]
+    while pending:
+        needed: set[str] = set()
+        following: list[tuple[_Sel, str]] = []
+        for selection, on in pending:
+            field = types[on].fields.get(selection.name) if on in types else None
+            if field is None:
+                continue
+            for arg in selection.args:
+                arg_type = field.args.get(arg.name)
+                if arg.input_fields and arg_type is not None and arg_type not in types:
+                    needed.add(arg_type)
+            if selection.children:
+                if field.type not in types:
+                    needed.add(field.type)
+                following.extend((child, field.type) for child in selection.children)
+        if needed:
+            types.update(_fetch_types(client, sorted(needed)))
+        pending = following
+    return _Schema(query_type, types)
 
 
-def _core_query(schema: _Schema) -> str:
-    """Version, users, repositories, storage and code hosts, with only the fields present."""
-    parts = ["site { productVersion }"]
-    if "users" in schema.query:
-        parts.append("users { totalCount }")
-    if "repositories" in schema.query:
-        precise = "(precise: true)" if schema.precise_repository_count else ""
-        parts.append(f"repositories(first: 0) {{ totalCount{precise} }}")
-    if "repositoryStats" in schema.query and "gitDirBytes" in schema.repository_stats:
-        parts.append("repositoryStats { gitDirBytes }")
-    if "externalServices" in schema.query:
-        parts.append(
-            f"externalServices(first: {CODE_HOSTS_PAGE}) "
-            "{ totalCount nodes { kind displayName repoCount } }"
-        )
-    return "query HealthcheckInventory { " + " ".join(parts) + " }"
+def _fetch_types(client: _GraphQL, names: list[str]) -> dict[str, _Type]:
+    aliases = {f"t{i}": name for i, name in enumerate(names)}
+    body = " ".join(
+        f'{a}: __type(name: "{n}") {{ ...HealthcheckType }}' for a, n in aliases.items()
+    )
+    data = _introspection(client, "query HealthcheckTypes { " + body + " }" + _TYPE_FRAGMENTS)
+    return {name: _parse_type(data.get(alias)) for alias, name in aliases.items()}
+
+
+def _introspection(client: _GraphQL, text: str) -> dict[str, Any]:
+    try:
+        return client.query(text, name="schema introspection")
+    except _GraphQLErrors as exc:
+        raise SourceError(
+            f"Sourcegraph at {client.url} refused the schema introspection ({exc.messages}): "
+            "healthcheck reads the schema to choose the queries this version answers; if "
+            "introspection is disabled there (or by a proxy in front of it), allow "
+            "introspection for this token"
+        ) from None
+
+
+def _parse_type(raw: Any) -> _Type:
+    """One `__Type` answer; fields whose type cannot be read are left out (so: missing)."""
+    if not isinstance(raw, dict):
+        return _Type({}, {})
+    fields: dict[str, _FieldType] = {}
+    for field in raw.get("fields") or []:
+        name = field.get("name") if isinstance(field, dict) else None
+        type_name = _named_type(field.get("type")) if isinstance(name, str) else None
+        if isinstance(name, str) and type_name is not None:
+            fields[name] = _FieldType(type_name, _typed_names(field.get("args")))
+    return _Type(fields, _typed_names(raw.get("inputFields")))
+
+
+def _typed_names(values: Any) -> dict[str, str]:
+    """{name: named type} of a list of `__InputValue`s."""
+    result: dict[str, str] = {}
+    for value in values if isinstance(values, list) else []:
+        name = value.get("name") if isinstance(value, dict) else None
+        type_name = _named_type(value.get("type")) if isinstance(name, str) else None
+        if isinstance(name, str) and type_name is not None:
+            result[name] = type_name
+    return result
+
+
+def _named_type(ref: Any) -> str | None:
+    """The named type under a `__Type` reference's NON_NULL and LIST wrappers."""
+    for _ in range(6):
+        if not isinstance(ref, dict):
+            return None
+        name = ref.get("name")
+        if isinstance(name, str):
+            return name if _NAME.match(name) else None  # it goes into a later query's text
+        ref = ref.get("ofType")
+    return None
+
+
+# ---------------------------------------------------------------------- the queries
+
+_VERSION_FIELD = _Sel("site", children=(_Sel("productVersion"),))
+
+# (inventory field, what it is in a note, the selection that reads it)
+_CORE_PARTS: tuple[tuple[str, str, _Sel], ...] = (
+    ("users", "user count", _Sel("users", children=(_Sel("totalCount"),))),
+    (
+        "repositories",
+        "repository count",
+        _Sel(
+            "repositories",
+            (_Arg("first", "0"),),
+            # `precise:` exists on the old RepositoryConnection only (not NewRepositoryConnection)
+            (_Sel("totalCount", (_Arg("precise", "true", optional=True),)),),
+        ),
+    ),
+    (
+        "repository_bytes",
+        "repository storage",
+        _Sel("repositoryStats", children=(_Sel("gitDirBytes"),)),
+    ),
+    (
+        "code_hosts",
+        "code hosts",
+        _Sel(
+            "externalServices",
+            (_Arg("first", str(CODE_HOSTS_PAGE)),),
+            (
+                _Sel("totalCount", optional=True),
+                _Sel(
+                    "nodes",
+                    children=(_Sel("kind"), _Sel("displayName"), _Sel("repoCount", optional=True)),
+                ),
+            ),
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class _AddOn:
+    """One feature add-on: the selection that tells whether it is used, and how to read it."""
+
+    name: str
+    operation: str
+    selection: _Sel
+    path: tuple[str, ...]
+    scope: str
+
+
+def _count(field: str, first: str = "1") -> _Sel:
+    return _Sel(field, (_Arg("first", first),), (_Sel("totalCount"),))
+
+
+# Checked against the sourcegraph.com schema of 5.2 (tests/fixtures/graphql/): the first
+# candidate of an add-on whose fields the instance has is used.
+_ADD_ONS: tuple[tuple[_AddOn, ...], ...] = (
+    (
+        _AddOn(
+            "executors",
+            "HealthcheckExecutors",
+            _count("executors"),
+            ("executors", "totalCount"),
+            "executors that have reported to the instance",
+        ),
+    ),
+    (
+        _AddOn(
+            "code_insights",
+            "HealthcheckInsights",
+            _Sel(
+                "insightViews",
+                (_Arg("first", str(INSIGHT_VIEWS_PAGE)),),
+                (_Sel("nodes", children=(_Sel("id"),)),),
+            ),
+            ("insightViews", "nodes"),
+            "insight views visible to the token's user",
+        ),
+    ),
+    (
+        _AddOn(
+            "code_monitors",
+            "HealthcheckMonitors",
+            _Sel("currentUser", children=(_count("monitors"),)),
+            ("currentUser", "monitors", "totalCount"),
+            "monitors of the token's user and its organisations (GraphQL has no site-wide list)",
+        ),
+    ),
+    (
+        _AddOn(
+            "precise_code_intel",
+            "HealthcheckCodeIntel",
+            _Sel("codeIntelSummary", children=(_Sel("numRepositoriesWithCodeIntelligence"),)),
+            ("codeIntelSummary", "numRepositoriesWithCodeIntelligence"),
+            "repositories with precise code intelligence",
+        ),
+        _AddOn(
+            "precise_code_intel",
+            "HealthcheckPreciseIndexes",
+            _count("preciseIndexes"),
+            ("preciseIndexes", "totalCount"),
+            "precise indexes (uploads) on the instance",
+        ),
+        _AddOn(
+            "precise_code_intel",
+            "HealthcheckLsifUploads",
+            _count("lsifUploads"),
+            ("lsifUploads", "totalCount"),
+            "LSIF uploads on the instance",
+        ),
+    ),
+)
+
+_PERIOD = (_Sel("startTime"), _Sel("userCount"))
+_USAGE = _Sel(
+    "site",
+    children=(
+        _Sel(
+            "usageStatistics",
+            (
+                _Arg("days", "30", optional=True),
+                _Arg("weeks", "12", optional=True),
+                _Arg("months", "3", optional=True),
+            ),
+            tuple(_Sel(period, children=_PERIOD) for period in ("daus", "waus", "maus")),
+        ),
+    ),
+)
+
+_LAST_ACTIVE = _Sel(
+    "site",
+    children=(
+        _Sel(
+            "users",
+            (
+                _Arg("lastActiveAt", "{gte: $since}", ("gte",), variable="since"),
+                _Arg("deletedAt", "{empty: true}", ("empty",), optional=True),
+            ),
+            (_Sel("totalCount"),),
+        ),
+    ),
+)
+
+# Every selection the inventory may send: the schema probe follows the types of all of them.
+_PROBED: tuple[_Sel, ...] = (
+    _VERSION_FIELD,
+    *(selection for _, _, selection in _CORE_PARTS),
+    *(add_on.selection for candidates in _ADD_ONS for add_on in candidates),
+    _USAGE,
+    _LAST_ACTIVE,
+)
 
 
 # ---------------------------------------------------------------------- the inventory's parts
 
 
-def _repository_count(core: dict[str, Any], notes: list[str]) -> int | None:
+@dataclass
+class _Gaps:
+    """What the inventory could not read, and why: `notes` for people, `unavailable` by field."""
+
+    notes: list[str] = dataclass_field(default_factory=list)
+    unavailable: dict[str, str] = dataclass_field(default_factory=dict)
+
+    def not_in_schema(self, key: str, what: str, missing: str) -> None:
+        self.unavailable[key] = f"not available on this version (the schema has no {missing})"
+        self.notes.append(f"{what}: {self.unavailable[key]}")
+
+
+def _core(client: _GraphQL, schema: _Schema, gaps: _Gaps) -> dict[str, Any]:
+    """Version, users, repositories, storage and code hosts: the fields the schema has."""
+    try:
+        parts = [schema.fit(_VERSION_FIELD)]
+    except _Missing as missing:
+        raise SourceError(
+            f"{client.url} does not look like Sourcegraph's GraphQL API (no {missing})"
+        ) from None
+    for key, what, selection in _CORE_PARTS:
+        try:
+            parts.append(schema.fit(selection))
+        except _Missing as missing:
+            gaps.not_in_schema(key, what, str(missing))
+    return client.query(schema.operation("HealthcheckInventory", parts), name="inventory")
+
+
+def _repository_count(core: dict[str, Any], gaps: _Gaps) -> int | None:
     if "repositories" not in core:
-        notes.append("repository count unavailable: this version has no Query.repositories")
-        return None
+        return None  # not in the schema: noted
     count = _as_int(_get(core, "repositories", "totalCount"))
     if count is None:
-        notes.append("repository count unavailable: the instance did not compute it")
+        gaps.notes.append("repository count unavailable: the instance did not compute it")
     return count
 
 
-def _repository_bytes(core: dict[str, Any], notes: list[str]) -> int | None:
-    if "repositoryStats" not in core:
-        notes.append(
-            "repository storage unavailable: this version has no repositoryStats.gitDirBytes"
-        )
-        return None
+def _repository_bytes(core: dict[str, Any]) -> int | None:
     # BigInt is a string in Sourcegraph's API (64-bit values do not fit JSON numbers safely).
     return _as_int(_get(core, "repositoryStats", "gitDirBytes"))
 
 
-def _code_hosts(core: dict[str, Any], notes: list[str]) -> list[dict[str, Any]]:
+def _code_hosts(core: dict[str, Any], gaps: _Gaps) -> list[dict[str, Any]]:
     services = core.get("externalServices")
     if not isinstance(services, dict):
-        notes.append("code hosts unavailable: this version has no Query.externalServices")
         return []
     nodes = [n for n in services.get("nodes") or [] if isinstance(n, dict)]
     total = _as_int(services.get("totalCount"))
     if total is not None and total > len(nodes):
-        notes.append(f"code hosts: listed the first {len(nodes)} of {total}")
+        gaps.notes.append(f"code hosts: listed the first {len(nodes)} of {total}")
     return [
         {
             "kind": str(n.get("kind", "")),
@@ -473,97 +836,34 @@ def _code_hosts(core: dict[str, Any], notes: list[str]) -> list[dict[str, Any]]:
     ]
 
 
-@dataclass(frozen=True)
-class _AddOn:
-    """One feature add-on: the field that tells whether it is used, and how to read it."""
-
-    name: str
-    field: str
-    query: str
-    path: tuple[str, ...]
-    scope: str
-
-
-# Checked against Sourcegraph's schema files (schema.graphql, executors, insights, code_monitors,
-# codeintel): the first add-on whose field the instance has is used.
-_ADD_ONS: tuple[tuple[_AddOn, ...], ...] = (
-    (
-        _AddOn(
-            "executors",
-            "executors",
-            "query HealthcheckExecutors { executors(first: 1) { totalCount } }",
-            ("executors", "totalCount"),
-            "executors that have reported to the instance",
-        ),
-    ),
-    (
-        _AddOn(
-            "code_insights",
-            "insightViews",
-            f"query HealthcheckInsights {{ insightViews(first: {INSIGHT_VIEWS_PAGE}) "
-            "{ nodes { id } } }",
-            ("insightViews", "nodes"),
-            "insight views visible to the token's user",
-        ),
-    ),
-    (
-        _AddOn(
-            "code_monitors",
-            "currentUser",
-            "query HealthcheckMonitors { currentUser { monitors(first: 1) { totalCount } } }",
-            ("currentUser", "monitors", "totalCount"),
-            "monitors of the token's user and its organisations (GraphQL has no site-wide list)",
-        ),
-    ),
-    (
-        _AddOn(
-            "precise_code_intel",
-            "codeIntelSummary",
-            "query HealthcheckCodeIntel { codeIntelSummary "
-            "{ numRepositoriesWithCodeIntelligence } }",
-            ("codeIntelSummary", "numRepositoriesWithCodeIntelligence"),
-            "repositories with precise code intelligence",
-        ),
-        _AddOn(
-            "precise_code_intel",
-            "preciseIndexes",
-            "query HealthcheckPreciseIndexes { preciseIndexes(first: 1) { totalCount } }",
-            ("preciseIndexes", "totalCount"),
-            "precise indexes (uploads) on the instance",
-        ),
-        _AddOn(
-            "precise_code_intel",
-            "lsifUploads",
-            "query HealthcheckLsifUploads { lsifUploads(first: 1) { totalCount } }",
-            ("lsifUploads", "totalCount"),
-            "LSIF uploads on the instance",
-        ),
-    ),
-)
-
-
-def _feature_add_ons(
-    client: _GraphQL, schema: _Schema, notes: list[str]
-) -> dict[str, dict[str, Any]]:
+def _feature_add_ons(client: _GraphQL, schema: _Schema, gaps: _Gaps) -> dict[str, dict[str, Any]]:
     """Whether each add-on is in use, with the count that says so and what it counts.
 
-    One small query per add-on: a failure (e.g. a field an admin-less token may not read)
-    costs that add-on only, and is noted.
+    One small query per add-on: a field the schema lacks, or an error (e.g. a field an
+    admin-less token may not read), costs that add-on only, and is noted.
     """
     result: dict[str, dict[str, Any]] = {}
     for candidates in _ADD_ONS:
         name = candidates[0].name
-        add_on = next((c for c in candidates if _has_field(schema, c)), None)
-        if add_on is None:
-            notes.append(f"{name}: not in this version's GraphQL schema")
+        missing: list[str] = []
+        for add_on in candidates:
+            try:
+                fitted = schema.fit(add_on.selection)
+                break
+            except _Missing as exc:
+                missing.append(str(exc))
+        else:
+            gaps.not_in_schema(f"feature_add_ons.{name}", name, " nor ".join(missing))
             result[name] = {"in_use": None, "count": None, "counts": None}
             continue
         try:
-            data = client.query(add_on.query, name=name.replace("_", " "))
+            data = client.query(
+                schema.operation(add_on.operation, [fitted]), name=name.replace("_", " ")
+            )
         except _TokenProblem:
             raise
         except SourceError as exc:
-            notes.append(f"{name}: unavailable ({exc})")
+            gaps.notes.append(f"{name}: unavailable ({exc})")
             result[name] = {"in_use": None, "count": None, "counts": add_on.scope}
             continue
         value = _get(data, *add_on.path)
@@ -576,84 +876,69 @@ def _feature_add_ons(
     return result
 
 
-def _has_field(schema: _Schema, add_on: _AddOn) -> bool:
-    if add_on.field == "currentUser":  # monitors hang off User, not Query
-        return "currentUser" in schema.query and "monitors" in schema.user
-    return add_on.field in schema.query
-
-
-_USAGE_QUERY = """
-query HealthcheckUsage {
-  site {
-    usageStatistics(days: 30, weeks: 12, months: 3) {
-      daus { startTime userCount }
-      waus { startTime userCount }
-      maus { startTime userCount }
-    }
-  }
-}
-"""
-
-_LAST_ACTIVE_QUERY = """
-query HealthcheckLastActive($since: DateTime!) {
-  site { users(lastActiveAt: {gt: $since}, deletedAt: {empty: true}) { totalCount } }
-}
-"""
-
-
 def _usage(
-    client: _GraphQL, schema: _Schema, version: str, now: datetime, notes: list[str]
+    client: _GraphQL, schema: _Schema, version: str, now: datetime, gaps: _Gaps
 ) -> tuple[dict[str, Any] | None, int | None]:
     """DAU/WAU/MAU where the version has them; else what can be derived, and a note why."""
-    if "usageStatistics" in schema.site:
-        data = client.query(_USAGE_QUERY, name="usage statistics")
-        statistics = _get(data, "site", "usageStatistics") or {}
-        usage = {
-            period: [
-                {"start": p.get("startTime"), "users": _as_int(p.get("userCount"))}
-                for p in statistics.get(period) or []
-                if isinstance(p, dict)
-            ]
-            for period in ("daus", "waus", "maus")
-        }
-        latest_month = usage["maus"][0] if usage["maus"] else None
-        if latest_month is None:
-            notes.append("usage statistics: the instance returned no monthly active users")
-            return usage, None
-        notes.append(
-            f"active_users_30d is Sourcegraph's MAU of the month starting {latest_month['start']}"
+    try:
+        fitted = schema.fit(_USAGE)
+    except _Missing as missing:
+        parsed = _parse_version(version)
+        if parsed is not None and parsed >= USAGE_STATISTICS_REMOVED_IN:
+            why = "Sourcegraph 6.11 removed Site.usageStatistics and Site.analytics"
+        else:
+            why = f"this instance's schema has no {missing}"
+        gaps.unavailable["usage_statistics"] = f"not available on this version ({why})"
+        gaps.notes.append(
+            f"DAU/WAU/MAU unavailable: {why} (instance runs {version}); use the search request "
+            "rate from Prometheus as the activity signal, or the customer's pings"
         )
-        return usage, latest_month["users"]
+        return None, _active_from_last_active(client, schema, now, gaps)
 
-    parsed = _parse_version(version)
-    if parsed is not None and parsed >= USAGE_STATISTICS_REMOVED_IN:
-        why = "Sourcegraph 6.11 removed Site.usageStatistics and Site.analytics"
-    else:
-        why = "this instance's schema has no Site.usageStatistics"
-    notes.append(
-        f"DAU/WAU/MAU unavailable: {why} (instance runs {version}); use the search request "
-        "rate from Prometheus as the activity signal, or the customer's pings"
+    data = client.query(schema.operation("HealthcheckUsage", [fitted]), name="usage statistics")
+    statistics = _get(data, "site", "usageStatistics") or {}
+    usage = {
+        period: [
+            {"start": p.get("startTime"), "users": _as_int(p.get("userCount"))}
+            for p in statistics.get(period) or []
+            if isinstance(p, dict)
+        ]
+        for period in ("daus", "waus", "maus")
+    }
+    latest_month = usage["maus"][0] if usage["maus"] else None
+    if latest_month is None:
+        gaps.notes.append("usage statistics: the instance returned no monthly active users")
+        return usage, None
+    gaps.notes.append(
+        f"active_users_30d is Sourcegraph's MAU of the month starting {latest_month['start']}"
     )
-    return None, _active_from_last_active(client, schema, now, notes)
+    return usage, latest_month["users"]
 
 
 def _active_from_last_active(
-    client: _GraphQL, schema: _Schema, now: datetime, notes: list[str]
+    client: _GraphQL, schema: _Schema, now: datetime, gaps: _Gaps
 ) -> int | None:
     """Users whose last activity is within 30 days, from the admin user list, when it works."""
-    if "users" not in schema.site:
+    try:
+        fitted = schema.fit(_LAST_ACTIVE)
+    except _Missing as missing:
+        gaps.not_in_schema("active_users_30d", "active users (30 days)", str(missing))
         return None
     since = (now - timedelta(days=30)).isoformat().replace("+00:00", "Z")
     try:
-        data = client.query(_LAST_ACTIVE_QUERY, name="users active", variables={"since": since})
+        data = client.query(
+            schema.operation("HealthcheckLastActive", [fitted]),
+            name="users active",
+            variables={"since": since},
+        )
     except _TokenProblem:
         raise
     except SourceError as exc:
-        notes.append(f"active users not derivable from the user list: {exc}")
+        gaps.notes.append(f"active users not derivable from the user list: {exc}")
         return None
     count = _as_int(_get(data, "site", "users", "totalCount"))
     if count is not None:
-        notes.append(
+        gaps.notes.append(
             "active_users_30d derived from site.users(lastActiveAt within 30 days): the users' "
             "last activity as the instance records it, not Sourcegraph's MAU"
         )

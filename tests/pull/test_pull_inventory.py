@@ -32,39 +32,93 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import test_sourcegraph_inventory as sourcegraph_fake
 
 
+def _serve(instance: sourcegraph_fake.Instance) -> Any:
+    return contextmanager(sourcegraph_fake._serve)(instance)
+
+
 @pytest.fixture
 def sourcegraph(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A 7.5 instance: the real 5.2 schema less what 6.11 removed."""
     monkeypatch.setenv(sourcegraph_fake.TOKEN_ENV, sourcegraph_fake.CANARY)
-    serve: Any = contextmanager(sourcegraph_fake._serve)
-    with serve(sourcegraph_fake.Instance("7.5.4453", sourcegraph_fake.SDL_7_5)) as (_, url):
+    with _serve(sourcegraph_fake.Instance("7.5.4453", sourcegraph_fake.model_6_11())) as (_, url):
         yield url
 
 
-def test_pull_snapshots_the_inventory_and_doctor_checks_the_token(
-    proxy: FaultProxy, sourcegraph: str, tmp_path: Path
-) -> None:
+def _customers(tmp_path: Path, prometheus: str, sourcegraph: str, extra: str = "") -> Path:
     customers = tmp_path / "customers.yaml"
     customers.write_text(
         "customers:\n  - name: acme\n    deployment: helm\n"
-        f"    prometheus: {{url: '{proxy.url}'}}\n"
+        f"    prometheus: {{url: '{prometheus}'}}\n"
         f"    sourcegraph: {{url: '{sourcegraph}', token_env: {sourcegraph_fake.TOKEN_ENV}}}\n"
+        + extra
     )
-    store = tmp_path / "store"
-    pulled = CliRunner().invoke(
+    return customers
+
+
+def _pull(customers: Path, store: Path) -> Any:
+    return CliRunner().invoke(
         cli,
         ["pull", "--customer", "acme", "--since", START.isoformat(),
          "--until", (START + timedelta(hours=1)).isoformat(), "--store", str(store),
          "--customers", str(customers)],
     )  # fmt: skip
+
+
+def test_pull_snapshots_the_inventory_and_doctor_checks_the_token(
+    proxy: FaultProxy, sourcegraph: str, tmp_path: Path
+) -> None:
+    customers = _customers(tmp_path, proxy.url, sourcegraph)
+    store = tmp_path / "store"
+    pulled = _pull(customers, store)
     assert pulled.exit_code == 0, pulled.output
     inventories = Store(store).inventories("acme")
     assert [(i.source, i.product_version) for i in inventories] == [("graphql", "7.5.4453")]
+    (inventory,) = inventories
+    assert (inventory.users, inventory.repositories) == (1830, 48_213)
+    assert inventory.active_users_30d == 512  # derived: 7.5 has no usage statistics
+    assert inventory.unavailable == {
+        "usage_statistics": "not available on this version (Sourcegraph 6.11 removed "
+        "Site.usageStatistics and Site.analytics)"
+    }
     doctor = CliRunner().invoke(
         cli, ["doctor", "--customer", "acme", "--customers", str(customers)]
     )
     assert "OK    graphql token: site-admin token" in doctor.output
     for result in (pulled, doctor):
         assert sourcegraph_fake.CANARY not in result.output
+
+
+@pytest.mark.parametrize(
+    ("misbehaviour", "expected"),
+    [
+        ("errors", "returned errors: internal error: database is gone"),
+        ("refused", "refused the schema introspection (GraphQL introspection has been disabled"),
+        ("null", "introspection is disabled there"),
+    ],
+)
+def test_a_bad_graphql_answer_is_one_line_and_exit_2_and_costs_only_the_snapshot(
+    proxy: FaultProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    misbehaviour: str,
+    expected: str,
+) -> None:
+    monkeypatch.setenv(sourcegraph_fake.TOKEN_ENV, sourcegraph_fake.CANARY)
+    instance = sourcegraph_fake.Instance("5.2.7", sourcegraph_fake.real_5_2())
+    if misbehaviour == "errors":  # the inventory query, after the four introspections
+        instance.faults = [""] * 4 + ["errors"]
+    else:
+        instance.introspection = misbehaviour
+    store = tmp_path / "store"
+    with _serve(instance) as (_, url):
+        pulled = _pull(_customers(tmp_path, proxy.url, url), store)
+    assert pulled.exit_code == 2, pulled.output
+    (line,) = pulled.stderr.splitlines()
+    assert line.startswith("error: ") and expected in line, line
+    assert "allow introspection for this token" in line or misbehaviour == "errors"
+    assert sourcegraph_fake.CANARY not in pulled.output + pulled.stderr
+    assert Store(store).inventories("acme") == []
+    assert (store / "acme" / "metrics").is_dir()  # the metrics were stored before
 
 
 HELM_VALUES = (
@@ -78,20 +132,9 @@ def test_the_deployment_override_is_copied_into_the_snapshot_and_outlives_the_fi
 ) -> None:
     values = tmp_path / "values.yaml"
     values.write_text(HELM_VALUES)
-    customers = tmp_path / "customers.yaml"
-    customers.write_text(
-        "customers:\n  - name: acme\n    deployment: helm\n"
-        f"    prometheus: {{url: '{proxy.url}'}}\n"
-        f"    sourcegraph: {{url: '{sourcegraph}', token_env: {sourcegraph_fake.TOKEN_ENV}}}\n"
-        f"    deployment_config: {values}\n"
-    )
+    customers = _customers(tmp_path, proxy.url, sourcegraph, f"    deployment_config: {values}\n")
     store = tmp_path / "store"
-    pulled = CliRunner().invoke(
-        cli,
-        ["pull", "--customer", "acme", "--since", START.isoformat(),
-         "--until", (START + timedelta(hours=1)).isoformat(), "--store", str(store),
-         "--customers", str(customers)],
-    )  # fmt: skip
+    pulled = _pull(customers, store)
     assert pulled.exit_code == 0, pulled.output
     assert "deployment_config" not in pulled.output  # copied: nothing to note
     (snapshot,) = Store(store).inventories("acme")
