@@ -13,7 +13,6 @@ import gzip
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -73,7 +72,7 @@ def canonical() -> pd.DataFrame:
         "frontend",
         "",
         (np.arange(n) % 4 == 1).astype(float),
-        f"warning_frontend_{HTML_ALERT}",
+        f"warning/{HTML_ALERT}",
     )
     return pd.DataFrame(rows)
 
@@ -257,7 +256,7 @@ def test_html_in_a_label_stays_text(tmp_path: Path) -> None:
     store = Store(tmp_path / "store")
     import_file(store, "acme", path, deployment="helm", step=STEP)
     alerts = store.read_metrics("acme", "alerts_firing")
-    assert set(alerts["label"].astype(str)) == {f"warning_frontend_{HTML_ALERT}"}
+    assert set(alerts["label"].astype(str)) == {f"warning/{HTML_ALERT}"}
 
 
 def test_docker_compose_and_sourcegraph_cadvisor_names(tmp_path: Path) -> None:
@@ -303,7 +302,7 @@ def test_canonical_csv_round_trip(tmp_path: Path) -> None:
     assert result.kind == "csv"
     assert_same_points(store.read_metrics("acme"), expected)
     assert set(store.read_metrics("acme", "alerts_firing")["label"].astype(str)) == {
-        f"warning_frontend_{HTML_ALERT}"
+        f"warning/{HTML_ALERT}"
     }
 
 
@@ -347,11 +346,11 @@ BAD_EXPOSITION: dict[str, tuple[Callable[[str], str], str]] = {
         lambda t: _replace_line(t, _last_sample_line(t), "go_goroutines 42 1782864000.000"),
         "unknown metric 'go_goroutines'",
     ),
-    "NaN": (
+    "infinite": (
         lambda t: _replace_line(
-            t, _last_sample_line(t), 'alert_count{service_name="x",name="y"} NaN 1782864000'
+            t, _last_sample_line(t), 'alert_count{service_name="x",name="y"} +Inf 1782864000'
         ),
-        "value NaN is not a finite number",
+        "value +Inf is not a finite number",
     ),
     "no timestamp": (
         lambda t: _replace_line(
@@ -574,27 +573,145 @@ def test_cli_reports_a_bad_line_in_one_line(tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "cannot read" in missing.stderr
 
 
-def test_the_fast_and_the_careful_reading_agree(tmp_path: Path) -> None:
-    """Clean files take the one-pass reading; it must give what the line-by-line one gives,
-    label values with spaces (the alert's) and an exemplar included."""
-    from healthcheck.sources.exposition import parse_carefully, parse_fast
+def promtool_dump(text: str) -> str:
+    """Prometheus text as `promtool tsdb dump` (2.x) writes it: the name inside the braces as
+    ``__name__``, labels sorted, a space after each comma, milliseconds."""
+    from healthcheck.sources.exposition import _parse_series_key
 
-    text = exposition(canonical()).replace(
-        "# EOF",
-        'alert_count{service_name="frontend",name="x"} 1.0 1782864030.0 # {trace_id="a"} 1\n# EOF',
+    lines = []
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, value, stamp = line.rsplit(" ", 2)
+        name, labels = _parse_series_key(Path("x"), key, 0)
+        pairs = sorted({**labels, "__name__": name}.items())
+        quoted = ", ".join(f"{k}={json.dumps(v)}" for k, v in pairs)
+        lines.append(f"{{{quoted}}} {float(value)!r} {stamp}")
+    return "\n".join(lines) + "\n"
+
+
+def sorted_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.astype({c: str for c in ("metric", "service", "instance", "label")})
+    return frame.sort_values(["metric", "service", "instance", "label", "timestamp"]).reset_index(
+        drop=True
     )
-    data = text.encode()
-    fast = parse_fast(tmp_path / "x.om", data)
-    careful = parse_carefully(tmp_path / "x.om", data)
-    assert fast is not None
 
-    def points(samples: Any) -> list[tuple[str, int, float]]:
-        keys = [samples.keys[c] for c in samples.codes]
-        times, values = samples.nanoseconds.tolist(), samples.values.tolist()
-        return sorted(zip(keys, times, values, strict=True))
 
-    assert points(fast) == points(careful)
-    assert len(points(fast)) == sum(1 for line in text.splitlines() if line[:1] not in ("#", ""))
+def test_a_promtool_dump_imports_like_the_text_it_was_made_of(tmp_path: Path) -> None:
+    """`promtool tsdb dump` of Prometheus 2.x: ``{__name__="…", a="…"} value ms``."""
+    expected = canonical()
+    text = exposition(expected, openmetrics=False)
+    path = tmp_path / "prometheus.dump"
+    path.write_text(promtool_dump(text))
+    assert path.read_text().startswith('{__name__="container_cpu_usage_seconds_total", container=')
+    store = Store(tmp_path / "store")
+    result = import_file(store, "acme", path, deployment="helm", step=STEP)
+    assert result.kind == "promtool-dump"
+    assert_same_points(store.read_metrics("acme"), expected)
+    assert store.read_manifest("acme").loads[-1].source == "import:promtool-dump"
+    assert set(store.read_metrics("acme", "alerts_firing")["label"].astype(str)) == {
+        f"warning/{HTML_ALERT}"
+    }
+
+
+@pytest.mark.parametrize("block_bytes", [200, 4096, 1 << 24], ids=["200B", "4kB", "16MB"])
+@pytest.mark.parametrize("shape", ["openmetrics", "prometheus-text", "promtool-dump", "by-time"])
+def test_the_block_size_changes_nothing(tmp_path: Path, shape: str, block_bytes: int) -> None:
+    """Read in blocks of a few lines, series, steps and counter intervals straddle blocks; the
+    result is the same, whatever the order of the series (one after the other, as the dumps
+    write, or by time, as scrapes come), label values with spaces and an exemplar included."""
+    text = exposition(canonical(), openmetrics=shape != "prometheus-text")
+    if shape == "promtool-dump":
+        text = promtool_dump(exposition(canonical(), openmetrics=False))
+    elif shape == "by-time":
+        body = [line for line in text.splitlines() if line and not line.startswith("#")]
+        body.sort(key=lambda line: float(line.rsplit(" ", 1)[1]))
+        text = "\n".join([*body, "# EOF", ""])
+    if shape == "openmetrics":
+        text = text.replace(
+            "# EOF",
+            'alert_count{service_name="frontend",name="x y",level="critical"} 1.0 1782864030.0 '
+            '# {trace_id="a"} 1\n# EOF',
+        )
+    path = tmp_path / "export.txt"
+    path.write_text(text)
+    whole = load_file(path, deployment="helm", step=STEP)
+    blocks = load_file(path, deployment="helm", step=STEP, block_bytes=block_bytes)
+    assert blocks.kind == whole.kind and blocks.sha256 == whole.sha256
+    pd.testing.assert_frame_equal(sorted_frame(blocks.frame), sorted_frame(whole.frame))
+    assert_same_points(whole.frame[whole.frame["label"] != "critical/x y"], canonical())
+
+
+def test_staleness_markers_are_dropped_and_counted(tmp_path: Path) -> None:
+    """Prometheus writes NaN where a series ended; its dumps copy them: a gap, not a value."""
+    text = promtool_dump(exposition(canonical(), openmetrics=False))
+    lines = text.splitlines()
+    last = lines[-1].rsplit(" ", 2)
+    lines.append(f"{last[0]} NaN {int(last[2]) + 30_000}")
+    path = tmp_path / "prometheus.dump"
+    path.write_text("\n".join(lines) + "\n")
+    loaded = load_file(path, deployment="helm", step=STEP)
+    assert_same_points(loaded.frame, canonical())
+    assert "NaN samples dropped (Prometheus staleness markers) (1)" in loaded.skipped_summary()
+
+
+BAD_DUMP: dict[str, tuple[str, str]] = {
+    "no timestamp": (
+        '{__name__="alert_count", level="warning", name="a b", service_name="x"} 1',
+        "sample without a timestamp",
+    ),
+    "no name": ('{level="warning", service_name="x"} 1 1782864000000', "invalid metric name ''"),
+    "malformed labels": (
+        '{__name__="alert_count", level=warning"} 1 1782864000000',
+        "malformed labels",
+    ),
+    "neither format": ("container_cpu_usage_seconds_total 12 at noon", "not a sample line"),
+    "seconds": (
+        '{__name__="alert_count", name="a", service_name="x"} 1 1782864000',
+        "timestamp 1782864000 read as milliseconds",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_DUMP))
+def test_a_bad_line_deep_in_a_dump_is_named(tmp_path: Path, case: str) -> None:
+    """Far past the first block, through gzip, the line's number is right."""
+    lines = promtool_dump(exposition(canonical(), openmetrics=False)).splitlines()
+    number = len(lines) - 3
+    new, message = BAD_DUMP[case]
+    lines[number - 1] = new
+    path = tmp_path / "prometheus.dump.gz"
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    store = Store(tmp_path / "store")
+    with pytest.raises(SourceError) as caught:
+        import_file(store, "acme", path, deployment="helm", step=STEP)
+    error = str(caught.value)
+    assert error.startswith(f"{path}: line {number}: ") and message in error, error
+    assert "\n" not in error and not store.root.exists()
+
+
+def test_a_series_going_back_in_time_is_refused(tmp_path: Path) -> None:
+    lines = exposition(canonical()).splitlines()
+    samples = [i for i, line in enumerate(lines) if line.startswith("container_memory_working")]
+    lines[samples[5]], lines[samples[6]] = lines[samples[6]], lines[samples[5]]
+    path = tmp_path / "export.om"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SourceError, match=rf"line {samples[6] + 1}: sample of .* is older than "):
+        load_file(path, deployment="helm", step=STEP, block_bytes=1000)
+
+
+def test_cli_names_a_promtool_dump_and_refuses_a_cut_openmetrics_file(tmp_path: Path) -> None:
+    path = tmp_path / "prometheus.txt"
+    path.write_text(promtool_dump(exposition(canonical(), openmetrics=False)))
+    result = run(tmp_path, str(path), "--customer", "acme")
+    assert result.exit_code == 0, result.output
+    assert "(promtool-dump)" in result.stdout
+    cut = tmp_path / "cut.om"
+    cut.write_text(exposition(canonical()).replace("# EOF\n", ""))
+    result = run(tmp_path, str(cut), "--customer", "acme")
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "'# EOF' is missing (a cut file?)" in result.stderr
 
 
 def test_kube_state_metrics_settings_win_over_cadvisor_quota(tmp_path: Path) -> None:

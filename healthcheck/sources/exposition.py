@@ -1,23 +1,35 @@
-"""Prometheus exposition text with timestamps, parsed into arrays: the reading half of import.
+"""Prometheus exposition text with timestamps, read as a stream: the reading half of import.
 
-Two readers give the same `Samples`. `parse_fast` takes one pass of Arrow's CSV reader with a
-space as delimiter, dictionary-encoding the series keys while reading and parsing values and
-timestamps in C++, so a large file makes no Python object per sample. `parse_carefully` reads
-line by line (still in Arrow) so every problem is reported with its line; `parse_exposition`
-uses it whenever the fast reader has any doubt about a file.
+Three shapes of sample line, told apart by content, never by the file's name:
 
-OpenMetrics (``# EOF`` last) counts timestamps in seconds, the Prometheus text format in
-milliseconds. NaN and infinite values, samples without a timestamp, and times outside
-2000-2100 are refused, naming the line.
+- **OpenMetrics**: ``name{a="x",b="y"} value seconds``, ``# EOF`` last; what
+  ``promtool tsdb dump-openmetrics`` writes (newer Prometheus releases).
+- **Prometheus text format**: ``name{a="x"} value milliseconds``, no ``# EOF``.
+- **promtool tsdb dump**: ``{__name__="name", a="x"} value milliseconds``: the name inside the
+  braces, a space after each comma; the only dump command of Prometheus 2.42 (Debian's
+  package) and older.
+
+The file comes in as blocks of bytes (a quarter's dump is gigabytes, maybe gzip-compressed) and
+is read a block of whole lines at a time with Arrow (each line one string; the series, value
+and timestamp split from the right, so label values may hold spaces), so memory stays flat as
+the file grows: what is kept between blocks is one entry per distinct series. Every sample
+comes with its line number, and every problem names its line.
+
+The unit of the timestamps is taken from the first sample (seconds and milliseconds of the
+years 2000-2100 do not overlap) and checked against the file at its end: seconds if and only
+if the file ends with ``# EOF``. NaN values are dropped and counted: Prometheus writes a NaN
+(its staleness marker) where a series ended, and dumps copy them; a gap is no sample.
+Infinities, samples without a timestamp and times outside 2000-2100 are refused.
 """
 
 from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -28,200 +40,283 @@ import pyarrow.csv as pcsv
 
 from healthcheck.errors import SourceError
 
-__all__ = ["ExpositionKind", "Samples", "parse_carefully", "parse_exposition", "parse_fast"]
+__all__ = ["BLOCK_BYTES", "Block", "ExpositionKind", "ExpositionReader", "Series"]
 
-ExpositionKind = Literal["openmetrics", "prometheus-text"]
+ExpositionKind = Literal["openmetrics", "prometheus-text", "promtool-dump"]
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
+Codes = npt.NDArray[np.int32]
 
+BLOCK_BYTES = 16 << 20  # lines are read this many bytes at a time
 _EARLIEST = pd.Timestamp("2000-01-01", tz="UTC").value
 _LATEST = pd.Timestamp("2100-01-01", tz="UTC").value
+_SECONDS_BELOW = 1e11  # a timestamp under this is seconds (1e11 ms is 1973, 1e11 s year 5138)
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)')
-_ESCAPE = re.compile(r"\\(.)")
+_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
 _EXEMPLAR = r' # \{(?:[^"}]|"(?:[^"\\]|\\.)*")*\} \S+(?: \S+)?$'
 
 
-@dataclass
-class Samples:
-    """Parsed exposition samples: one entry per series, arrays per sample."""
+@dataclass(frozen=True)
+class Series:
+    """One distinct series of the file."""
 
-    path: Path
-    data: bytes
-    kind: ExpositionKind
-    keys: list[str]  # each series as written, e.g. 'name{a="x"}', by series code
-    series: list[tuple[str, dict[str, str]]]  # (sample name, labels) per series code
-    codes: npt.NDArray[np.int32]  # series code of each sample
+    key: str  # as first written, e.g. 'name{a="x"}' or '{__name__="name", a="x"}'
+    name: str
+    labels: dict[str, str]
+    line: int  # where it first appears
+
+
+@dataclass(frozen=True)
+class Block:
+    """The samples of one block of lines; codes index `ExpositionReader.series`."""
+
+    codes: Codes
     nanoseconds: Ints
     values: Floats
-    first_lines: Ints | None = None  # the first line of each series, when the parser knew it
-
-    def line_of(self, code: int) -> int:
-        """The first line of a series, for messages (searched for when not known)."""
-        if self.first_lines is not None:
-            return int(self.first_lines[code])
-        key = (self.keys[code] + " ").encode()
-        if self.data.startswith(key):
-            return 1
-        found = self.data.find(b"\n" + key)
-        return self.data.count(b"\n", 0, found) + 2 if found >= 0 else 0
+    lines: Ints  # the line of each sample
+    new: range  # the series codes first seen in this block
 
 
-def parse_exposition(path: Path, data: bytes) -> Samples:
-    """The fast reading when the file is clean, else the careful one that names the line."""
-    return parse_fast(path, data) or parse_carefully(path, data)
+@dataclass
+class _First:
+    """The first sample of the file: the unit of every timestamp is taken from it."""
+
+    line: int
+    stamp: float
+    seconds: bool
 
 
-def parse_fast(path: Path, data: bytes) -> Samples | None:
-    """One pass of Arrow's CSV reader with a space as delimiter: series keys are dictionary-
-    encoded while read and values and timestamps parsed to float64 in C++, so no Python object
-    is made per sample. Lines it cannot split in three (comments, label values with spaces,
-    exemplars) come back one by one: comments are dropped, the few others read in Python.
-    Anything doubtful (a line that is not a sample, NaN, a time out of range, content after
-    # EOF) returns None: the careful parser then finds the line and says what is wrong.
+@dataclass
+class ExpositionReader:
+    """Reads exposition text block by block; iterate `blocks()` once, then read `kind`.
+
+    `chunks` yields the (decompressed) bytes of the file in any sizes; they are cut into
+    blocks of about `block_bytes` of whole lines.
     """
-    kind = _kind_from_tail(data)
-    if kind is None:
-        return None
-    odd: list[str] = []
 
-    def on_invalid_row(row: Any) -> str:
-        text = str(row.text).strip()
-        if text and not text.startswith("#"):
-            odd.append(text)
-        return "skip"
+    path: Path
+    chunks: Iterable[bytes]
+    block_bytes: int = BLOCK_BYTES
+    series: list[Series] = field(default_factory=list)
+    nan_samples: int = 0  # NaN values dropped (staleness markers)
+    samples: int = 0
+    _codes: dict[str, int] = field(default_factory=dict)  # key as written -> code
+    _identities: dict[tuple[str, tuple[tuple[str, str], ...]], int] = field(default_factory=dict)
+    _first: _First | None = None
+    _eof_line: int = 0  # the line of "# EOF", once seen
+    _lines_read: int = 0
+    _format: ExpositionKind | None = None
+    _done: bool = False
 
+    @property
+    def kind(self) -> ExpositionKind:
+        """The format, known once every block has been read."""
+        if not self._done or self._format is None:
+            raise RuntimeError("the kind is known once every block has been read")
+        return self._format
+
+    def blocks(self) -> Iterator[Block]:
+        """Each block's samples, in file order; raise `SourceError` naming the line."""
+        for text in _whole_lines(self.chunks, self.block_bytes):
+            block = self._read_block(text)
+            if block is not None:
+                yield block
+        self._finish()
+
+    # ------------------------------------------------------------------ one block
+
+    def _read_block(self, text: bytes) -> Block | None:
+        first_line = self._lines_read + 1
+        lines = _lines(self.path, text, first_line)
+        self._lines_read += len(lines)
+        stripped = pc.utf8_trim_whitespace(lines)
+        is_comment = pc.starts_with(stripped, "#").to_numpy(zero_copy_only=False)
+        is_empty = pc.equal(pc.utf8_length(stripped), 0).to_numpy(zero_copy_only=False)
+        self._check_eof(stripped, is_comment, is_empty, first_line)
+
+        rows = np.flatnonzero(~is_comment & ~is_empty)
+        if rows.size == 0:
+            return None
+        line_numbers = rows.astype(np.int64) + first_line
+        samples = pc.take(stripped, pa.array(rows))
+        if pc.any(pc.match_substring(samples, " # ")).as_py():
+            # drop OpenMetrics exemplars: " # {…} value [time]"
+            samples = pc.replace_substring_regex(samples, pattern=_EXEMPLAR, replacement="")
+        parts = pc.split_pattern(samples, " ", max_splits=2, reverse=True)
+        lengths = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
+        short = np.flatnonzero(lengths < 3)
+        if short.size:
+            row = int(short[0])
+            _diagnose(self.path, int(line_numbers[row]), str(samples[row].as_py()))
+
+        values = self._numbers(pc.list_element(parts, 1), line_numbers, samples, "value")
+        stamps = self._numbers(pc.list_element(parts, 2), line_numbers, samples, "timestamp")
+        infinite = np.isinf(values)
+        if infinite.any():
+            row = int(np.argmax(infinite))
+            shown = str(samples[row].as_py()).rsplit(" ", 2)[1]
+            raise SourceError(
+                f"{self.path}: line {line_numbers[row]}: value {shown} is not a finite number "
+                "(infinities are refused)"
+            )
+        nanoseconds = self._nanoseconds(stamps, line_numbers, samples)
+        codes, new = self._encode(pc.list_element(parts, 0), line_numbers)
+
+        stale = np.isnan(values)
+        if stale.any():
+            self.nan_samples += int(stale.sum())
+            fresh = ~stale
+            codes, nanoseconds = codes[fresh], nanoseconds[fresh]
+            values, line_numbers = values[fresh], line_numbers[fresh]
+        self.samples += len(codes)
+        return Block(codes, nanoseconds, values, line_numbers, new)
+
+    def _check_eof(
+        self,
+        stripped: pa.StringArray,
+        is_comment: npt.NDArray[np.bool_],
+        is_empty: npt.NDArray[np.bool_],
+        first_line: int,
+    ) -> None:
+        """Nothing but blank lines may follow ``# EOF``."""
+        if self._eof_line:
+            after = np.flatnonzero(~is_empty)
+        else:
+            if not is_comment.any():
+                return
+            eof = np.flatnonzero(pc.equal(stripped, "# EOF").to_numpy(zero_copy_only=False))
+            if eof.size == 0:
+                return
+            self._eof_line = int(eof[0]) + first_line
+            after = np.flatnonzero(~is_empty[eof[0] + 1 :]) + eof[0] + 1
+        if after.size:
+            raise SourceError(
+                f"{self.path}: line {int(after[0]) + first_line}: content after '# EOF' "
+                f"(line {self._eof_line})"
+            )
+
+    def _numbers(
+        self, column: pa.Array, line_numbers: Ints, samples: pa.StringArray, what: str
+    ) -> Floats:
+        try:
+            return np.asarray(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False))
+        except pa.ArrowInvalid:
+            texts = column.to_pylist()  # the error path only: find the first bad one
+            row = next(i for i, t in enumerate(texts) if not _is_number(t))
+            line = int(line_numbers[row])
+            _diagnose(self.path, line, str(samples[row].as_py()))
+            raise SourceError(
+                f"{self.path}: line {line}: {what} {_clip(str(texts[row]))} is not a number"
+            ) from None
+
+    def _nanoseconds(self, stamps: Floats, line_numbers: Ints, samples: pa.StringArray) -> Ints:
+        """Seconds or milliseconds, as the file's first sample says; whole milliseconds kept."""
+        if self._first is None:
+            stamp = float(stamps[0])
+            self._first = _First(int(line_numbers[0]), stamp, abs(stamp) < _SECONDS_BELOW)
+            key = str(samples[0].as_py())
+            self._format = "promtool-dump" if key.startswith("{") else None
+        seconds = self._first.seconds
+        with np.errstate(invalid="ignore"):
+            milliseconds = np.round(stamps * (1000.0 if seconds else 1.0))
+            nanoseconds = (
+                np.nan_to_num(milliseconds, nan=-1.0, posinf=-1.0, neginf=-1.0).astype(np.int64)
+                * 1_000_000
+            )
+        bad = (nanoseconds < _EARLIEST) | (nanoseconds >= _LATEST) | ~np.isfinite(stamps)
+        if bad.any():
+            row = int(np.argmax(bad))
+            unit = "seconds (OpenMetrics" if seconds else "milliseconds (Prometheus text format"
+            raise SourceError(
+                f"{self.path}: line {line_numbers[row]}: timestamp {stamps[row]:.17g} read as "
+                f"{unit}, as the first sample at line {self._first.line}) is not a time between "
+                "2000 and 2100"
+            )
+        return nanoseconds
+
+    def _encode(self, keys: pa.StringArray, line_numbers: Ints) -> tuple[Codes, range]:
+        """The series code of each sample; series not seen before are parsed and numbered."""
+        encoded = pc.dictionary_encode(keys)
+        local = encoded.indices.to_numpy(zero_copy_only=False)
+        distinct = encoded.dictionary.to_pylist()
+        known = len(self.series)
+        table = np.empty(len(distinct), dtype=np.int32)
+        first_rows: Ints | None = None
+        for index, key in enumerate(distinct):
+            code = self._codes.get(key)
+            if code is None:
+                if first_rows is None:
+                    first_rows = _first_occurrence(local, len(distinct))
+                code = self._add(key, int(line_numbers[first_rows[index]]))
+            table[index] = code
+        return table[local], range(known, len(self.series))
+
+    def _add(self, key: str, line: int) -> int:
+        name, labels = _parse_series_key(self.path, key, line)
+        identity = (name, tuple(sorted(labels.items())))
+        code = self._identities.get(identity)
+        if code is None:  # the same series written another way is the same series
+            code = len(self.series)
+            self._identities[identity] = code
+            self.series.append(Series(key, name, labels, line))
+        self._codes[key] = code
+        return code
+
+    # ------------------------------------------------------------------ the end
+
+    def _finish(self) -> None:
+        self._done = True
+        first = self._first
+        if first is None:
+            raise SourceError(f"{self.path}: no samples, only comments")
+        ends_with_eof = bool(self._eof_line)
+        if first.seconds and not ends_with_eof:
+            raise SourceError(
+                f"{self.path}: line {first.line}: timestamp {first.stamp:.17g} read as "
+                "milliseconds (Prometheus text format: no # EOF) is not a time between 2000 and "
+                "2100; if the file is OpenMetrics, its last line '# EOF' is missing (a cut file?)"
+            )
+        if not first.seconds and ends_with_eof:
+            raise SourceError(
+                f"{self.path}: line {first.line}: timestamp {first.stamp:.17g} read as seconds "
+                "(OpenMetrics: the file ends with # EOF) is not a time between 2000 and 2100"
+            )
+        if self._format is None:
+            self._format = "openmetrics" if ends_with_eof else "prometheus-text"
+
+
+def _whole_lines(chunks: Iterable[bytes], block_bytes: int) -> Iterator[bytes]:
+    """The bytes regrouped into blocks of about `block_bytes`, each ending at a line's end."""
+    pending: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        size += len(chunk)
+        if size < block_bytes:
+            continue
+        data = b"".join(pending)
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:  # one line longer than a block: keep reading
+            pending, size = [data], len(data)
+            continue
+        yield data[:cut]
+        rest = data[cut:]
+        pending, size = ([rest] if rest else []), len(rest)
+    data = b"".join(pending)
+    if data:
+        yield data
+
+
+def _lines(path: Path, text: bytes, first_line: int) -> pa.StringArray:
+    """Every line of the block as one Arrow string (line first_line + n at index n)."""
     try:
         table = pcsv.read_csv(
-            io.BytesIO(data),
+            io.BytesIO(text),
             read_options=pcsv.ReadOptions(
-                column_names=["series", "value", "timestamp"], block_size=1 << 22
+                column_names=["line"], block_size=max(1 << 20, len(text) + 1), use_threads=False
             ),
-            parse_options=pcsv.ParseOptions(
-                delimiter=" ",
-                quote_char=False,
-                escape_char=False,
-                newlines_in_values=False,
-                ignore_empty_lines=True,
-                invalid_row_handler=on_invalid_row,
-            ),
-            convert_options=pcsv.ConvertOptions(
-                column_types={
-                    "series": pa.dictionary(pa.int32(), pa.string()),
-                    "value": pa.float64(),
-                    "timestamp": pa.float64(),
-                },
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        ).unify_dictionaries()
-    except (pa.ArrowInvalid, UnicodeDecodeError):
-        return None
-    column = table.column("series")
-    keys: dict[str, int] = {
-        k: i for i, k in enumerate(column.chunk(0).dictionary.to_pylist() if column.chunks else [])
-    }
-    codes = [c.indices.to_numpy(zero_copy_only=False) for c in column.chunks]
-    values = [table.column("value").to_numpy()]
-    stamps = [table.column("timestamp").to_numpy()]
-    if odd:
-        extra = _read_odd_lines(odd, keys)
-        if extra is None:
-            return None
-        codes.append(extra[0])
-        values.append(extra[1])
-        stamps.append(extra[2])
-    all_codes = np.concatenate(codes).astype(np.int32)
-    all_values = np.concatenate(values).astype(np.float64)
-    all_stamps = np.concatenate(stamps).astype(np.float64)
-    if all_codes.size == 0 or not np.isfinite(all_values).all():
-        return None
-    nanoseconds = _nanoseconds(all_stamps, kind)
-    if ((nanoseconds < _EARLIEST) | (nanoseconds >= _LATEST)).any():
-        return None
-    try:
-        series = [_parse_series_key(path, key, 0) for key in keys]
-    except SourceError:
-        return None
-    return Samples(path, data, kind, list(keys), series, all_codes, nanoseconds, all_values)
-
-
-def _kind_from_tail(data: bytes) -> ExpositionKind | None:
-    """OpenMetrics when the last line is ``# EOF``; None when ``# EOF`` is anywhere else."""
-    tail = data[-256:].rstrip()
-    if tail.endswith(b"\n# EOF") or tail == b"# EOF":
-        if data.count(b"# EOF") == 1:
-            return "openmetrics"
-        return None
-    return None if b"# EOF" in data else "prometheus-text"
-
-
-def _read_odd_lines(lines: list[str], keys: dict[str, int]) -> tuple[Ints, Floats, Floats] | None:
-    """Samples whose label values hold spaces (or that carry an exemplar), read one by one."""
-    codes, values, stamps = [], [], []
-    for text in lines:
-        series, fields = _split_sample(text)
-        if "#" in fields:  # an OpenMetrics exemplar follows the timestamp
-            fields = fields[: fields.index("#")]
-        if series is None or len(fields) != 2 or not all(_is_number(f) for f in fields):
-            return None
-        codes.append(keys.setdefault(series, len(keys)))
-        values.append(float(fields[0]))
-        stamps.append(float(fields[1]))
-    return np.array(codes, dtype=np.int64), np.array(values), np.array(stamps)
-
-
-def parse_carefully(path: Path, data: bytes) -> Samples:
-    """Line by line with Arrow (each line one string), so every problem has its line number;
-    only the distinct series keys are parsed in Python."""
-    lines = _lines(path, data)
-    stripped = pc.utf8_trim_whitespace(lines)
-    is_comment = pc.starts_with(stripped, "#").to_numpy(zero_copy_only=False)
-    is_empty = pc.equal(pc.utf8_length(stripped), 0).to_numpy(zero_copy_only=False)
-    kind = _exposition_kind(path, stripped, is_comment, is_empty)
-
-    sample_rows = np.flatnonzero(~is_comment & ~is_empty)
-    if sample_rows.size == 0:
-        raise SourceError(f"{path}: no samples, only comments")
-    samples = pc.replace_substring_regex(  # drop OpenMetrics exemplars: " # {…} value [time]"
-        pc.take(stripped, pa.array(sample_rows)), pattern=_EXEMPLAR, replacement=""
-    )
-    parts = pc.split_pattern(samples, " ", max_splits=2, reverse=True)
-    lengths = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
-    _refuse_short_lines(path, sample_rows[lengths < 3], lines)
-
-    line_numbers = sample_rows.astype(np.int64) + 1
-    values = _numbers(path, pc.list_element(parts, 1), line_numbers, lines, "value")
-    bad = ~np.isfinite(values)
-    if bad.any():
-        row = int(np.argmax(bad))
-        shown = str(lines[int(sample_rows[row])].as_py()).strip().rsplit(" ", 2)[1]
-        raise SourceError(
-            f"{path}: line {line_numbers[row]}: value {shown} is not a finite number "
-            "(NaN and infinities are refused: a gap is no sample)"
-        )
-    stamps = _numbers(path, pc.list_element(parts, 2), line_numbers, lines, "timestamp")
-    nanoseconds = _to_nanoseconds(path, stamps, kind, line_numbers)
-
-    encoded = pc.dictionary_encode(pc.list_element(parts, 0))
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
-    keys = encoded.dictionary.to_pylist()
-    first_rows = _first_occurrence(codes, len(keys))
-    series = [
-        _parse_series_key(path, key, int(line_numbers[row]))
-        for key, row in zip(keys, first_rows, strict=True)
-    ]
-    return Samples(
-        path, data, kind, keys, series, codes, nanoseconds, values, line_numbers[first_rows]
-    )
-
-
-def _lines(path: Path, data: bytes) -> pa.StringArray:
-    """Every line of the file as one Arrow string array (line n at index n - 1)."""
-    try:
-        table = pcsv.read_csv(
-            io.BytesIO(data),
-            read_options=pcsv.ReadOptions(column_names=["line"], block_size=1 << 24),
             parse_options=pcsv.ParseOptions(
                 delimiter="\x1f",  # a byte that never occurs in exposition text
                 quote_char=False,
@@ -236,49 +331,23 @@ def _lines(path: Path, data: bytes) -> pa.StringArray:
             ),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        where = ""
+        try:
+            text.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            line = first_line + text.count(b"\n", 0, bad.start)
+            where = f"line {line}: "
         raise SourceError(
-            f"{path}: not exposition text (nor a canonical CSV or Parquet file): "
+            f"{path}: {where}not exposition text (nor a canonical CSV or Parquet file): "
             f"{' '.join(str(exc).split())[:200]}"
         ) from None
     return table.column("line").combine_chunks()
 
 
-def _exposition_kind(
-    path: Path,
-    stripped: pa.StringArray,
-    is_comment: npt.NDArray[np.bool_],
-    is_empty: npt.NDArray[np.bool_],
-) -> ExpositionKind:
-    """OpenMetrics when ``# EOF`` ends the file (nothing but blank lines after it)."""
-    eof = np.flatnonzero(pc.equal(stripped, "# EOF").to_numpy(zero_copy_only=False))
-    if eof.size == 0:
-        return "prometheus-text"
-    after = np.flatnonzero(~is_empty[eof[0] + 1 :])
-    if after.size:
-        line = int(eof[0] + 2 + after[0])
-        raise SourceError(f"{path}: line {line}: content after '# EOF' (line {eof[0] + 1})")
-    return "openmetrics"
-
-
-def _refuse_short_lines(path: Path, rows: Ints, lines: pa.StringArray) -> None:
-    """A sample line without a timestamp, or a line that is not a sample at all."""
-    if rows.size:
-        _diagnose(path, int(rows[0]) + 1, str(lines[int(rows[0])].as_py()))
-
-
-def _numbers(
-    path: Path, column: pa.Array, line_numbers: Ints, lines: pa.StringArray, what: str
-) -> Floats:
-    try:
-        return np.asarray(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False))
-    except pa.ArrowInvalid:
-        texts = column.to_pylist()  # the error path only: find the first bad one
-        row = next(i for i, t in enumerate(texts) if not _is_number(t))
-        line = int(line_numbers[row])
-        _diagnose(path, line, str(lines[line - 1].as_py()))
-        raise SourceError(
-            f"{path}: line {line}: {what} {_clip(str(texts[row]))} is not a number"
-        ) from None
+def _first_occurrence(codes: npt.NDArray[np.int32], count: int) -> Ints:
+    first = np.full(count, len(codes), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(codes), dtype=np.int64))
+    return first
 
 
 def _diagnose(path: Path, line: int, content: str) -> None:
@@ -324,45 +393,10 @@ def _split_sample(content: str) -> tuple[str | None, list[str]]:
     return None, []
 
 
-def _to_nanoseconds(path: Path, stamps: Floats, kind: ExpositionKind, lines: Ints) -> Ints:
-    """OpenMetrics counts seconds, the Prometheus text format milliseconds; whole ms kept."""
-    nanoseconds = _nanoseconds(stamps, kind)
-    bad = (nanoseconds < _EARLIEST) | (nanoseconds >= _LATEST) | ~np.isfinite(stamps)
-    if bad.any():
-        row = int(np.argmax(bad))
-        unit = (
-            "seconds (OpenMetrics: the file ends with # EOF)"
-            if kind == "openmetrics"
-            else ("milliseconds (Prometheus text format: no # EOF)")
-        )
-        raise SourceError(
-            f"{path}: line {lines[row]}: timestamp {stamps[row]:.17g} read as {unit} is not a "
-            "time between 2000 and 2100"
-        )
-    return nanoseconds
-
-
-def _nanoseconds(stamps: Floats, kind: ExpositionKind) -> Ints:
-    """OpenMetrics counts seconds, the Prometheus text format milliseconds; whole ms kept."""
-    with np.errstate(invalid="ignore"):
-        milliseconds = np.round(stamps * (1000.0 if kind == "openmetrics" else 1.0))
-        return (
-            np.nan_to_num(milliseconds, nan=-1.0, posinf=-1.0, neginf=-1.0).astype(np.int64)
-            * 1_000_000
-        )
-
-
-def _first_occurrence(codes: npt.NDArray[np.int32], count: int) -> Ints:
-    first = np.full(count, len(codes), dtype=np.int64)
-    np.minimum.at(first, codes, np.arange(len(codes), dtype=np.int64))
-    return first
-
-
 def _parse_series_key(path: Path, key: str, line: int) -> tuple[str, dict[str, str]]:
-    """``name{a="x",b="y"}`` into its name and labels (escapes \\\\, \\" and \\n undone)."""
+    """``name{a="x",b="y"}`` (or promtool's ``{__name__="name", a="x"}``) into its name and
+    labels (escapes undone)."""
     name, brace, rest = key.partition("{")
-    if not _METRIC_NAME.match(name):
-        raise SourceError(f"{path}: line {line}: invalid metric name {_clip(name)}")
     labels: dict[str, str] = {}
     if brace:
         if not rest.endswith("}"):
@@ -374,13 +408,26 @@ def _parse_series_key(path: Path, key: str, line: int) -> tuple[str, dict[str, s
                 raise SourceError(f"{path}: line {line}: malformed labels in {_clip(key)}")
             labels[match.group(1)] = _unescape(match.group(2))
             position = match.end()
+    if not name and "__name__" in labels:
+        name = labels.pop("__name__")
+    if not _METRIC_NAME.match(name):
+        raise SourceError(f"{path}: line {line}: invalid metric name {_clip(name)}")
     return name, labels
 
 
 def _unescape(value: str) -> str:
+    """The escapes of the text format (backslash, quote, newline) and of Go's strconv.Quote,
+    which promtool's dump uses (tab, \\xHH, \\uHHHH, ...)."""
     if "\\" not in value:
         return value
-    return _ESCAPE.sub(lambda m: "\n" if m.group(1) == "n" else m.group(1), value)
+
+    def one(match: re.Match[str]) -> str:
+        escaped = match.group(1)
+        if len(escaped) > 1:
+            return chr(int(escaped[1:], 16))
+        return _ESCAPES.get(escaped, escaped)
+
+    return _ESCAPE.sub(one, value)
 
 
 def _is_number(text: str | None) -> bool:
@@ -393,6 +440,8 @@ def _is_number(text: str | None) -> bool:
 
 def _looks_like_series(text: str) -> bool:
     name = text.partition("{")[0]
+    if not name and text.startswith('{__name__="'):  # promtool's dump
+        return text.endswith("}")
     return bool(_METRIC_NAME.match(name)) and (("{" in text) == text.endswith("}"))
 
 

@@ -2,15 +2,19 @@
 
 For customers who cannot open their Prometheus to us. Three kinds of file:
 
-- **Exposition text with timestamps**: OpenMetrics (ends with ``# EOF``; timestamps in seconds,
-  what ``promtool tsdb dump-openmetrics`` writes) or the Prometheus text format (timestamps in
-  milliseconds, what ``promtool tsdb dump`` writes); gzip-compressed or not. Raw scrapes are
-  turned into canonical steps: a point at t describes the step (t - step, t].
+- **Exposition text with timestamps**: what ``promtool tsdb dump`` writes (Prometheus 2.x:
+  ``{__name__="…", …} value milliseconds``), what ``promtool tsdb dump-openmetrics`` writes
+  (OpenMetrics: ends with ``# EOF``, timestamps in seconds), or the Prometheus text format
+  (milliseconds); gzip-compressed or not, told apart by content. The file is streamed a block
+  of lines at a time (`healthcheck.sources.exposition`) and the raw scrapes are turned into
+  canonical steps as they come, so memory follows the series and the stored points, not the
+  file's size: a point at t describes the step (t - step, t].
 - **CSV** and **Parquet** already in the canonical contract (``timestamp, metric, service,
   instance, value[, label]``), e.g. what ``healthcheck export`` writes.
 
 Every problem is one line naming the file and the line (or Parquet row); nothing is written
-until the whole file has been read, mapped and validated.
+until the whole file has been read, mapped and validated (the steps are kept in memory until
+the last line has been read; they are a small fraction of the raw samples).
 
 Exposition metrics we map (`SOURCE_METRICS`; anything else is refused, or skipped with
 ``skip_unknown``):
@@ -32,7 +36,7 @@ kube_pod_container_resource_limits{resource=memory}  memory_limit_bytes       la
 kube_pod_container_status_restarts_total             container_restarts       increase
 src_gitserver_disk_space_total                       disk_capacity_bytes      last (label repos)
 src_gitserver_disk_space_total - …_available         disk_used_bytes          last (label repos)
-alert_count{service_name, name, level}               alerts_firing            max (label: alert)
+alert_count{service_name, name, level}               alerts_firing            max (label level/name)
 index_queue_len (every indexserver)                  index_queue_length       max, summed
 src_repoupdater_stale_repos                          stale_repositories       max
 src_codeintel_upload_queued_duration_seconds_total   codeintel_upload_queue_… max
@@ -46,14 +50,15 @@ src_insights_search_queue_total
 
 Counters: each interval between two samples of a series counts in the step it ends in; a drop
 is a reset (the new value is the increase); rate = increase / seconds covered. Gauges: the
-step's maximum, or its last value for settings. ``alert_count``'s label is the native alert
-name ``<level>_<service_name>_<name>`` and its service is ``service_name``. The queue gauges are
+step's maximum, or its last value for settings. ``alert_count``'s label is ``<level>/<name>``
+and its service is ``service_name``, as the pull stores them. The queue gauges are
 service-level (instance empty) in the service the catalog's queries give them; the queue
 gauges' ``_total`` suffix does not make them counters (Sourcegraph reads them with ``max``).
 
 Containers are named as in Sourcegraph's deployments (reference §1.3): the ``container`` and
 ``pod`` labels of the kubelet's cAdvisor and kube-state-metrics, Sourcegraph's own cAdvisor's
-``name`` (``<container>-<pod>`` on Kubernetes, the compose ``container_name`` on docker-compose).
+``name`` (``<container>-<pod>`` on Kubernetes, the compose ``container_name`` on docker-compose;
+a compose name is not read for a Kubernetes customer, as the pull does not read it).
 ``instance`` is the pod on Kubernetes and the container on docker-compose, never the scrape
 target. Containers outside the catalog (cadvisor, exporters, sidecars, pod cgroups) are skipped
 and counted. Series that differ only in labels we drop (a recreated container's new ``id``) are
@@ -67,11 +72,13 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -81,7 +88,7 @@ import pyarrow.parquet as pq
 
 from healthcheck.contract import METRICS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, validate_metrics_frame
 from healthcheck.errors import ParameterError, SchemaError, SourceError
-from healthcheck.sources.exposition import Samples, parse_exposition
+from healthcheck.sources.exposition import BLOCK_BYTES, Block, ExpositionReader, Series
 from healthcheck.store import Deployment, LoadRecord, Store
 
 __all__ = [
@@ -94,7 +101,7 @@ __all__ = [
     "parse_step",
 ]
 
-Kind = Literal["openmetrics", "prometheus-text", "csv", "parquet"]
+Kind = Literal["openmetrics", "prometheus-text", "promtool-dump", "csv", "parquet"]
 Aggregate = Literal["rate", "increase", "max", "last"]
 Identity = Literal["container", "gitserver", "alert", "service"]
 Ints = npt.NDArray[np.int64]
@@ -298,24 +305,44 @@ def load_file(
     deployment: Deployment,
     step: pd.Timedelta = DEFAULT_STEP,
     skip_unknown: bool = False,
+    block_bytes: int = BLOCK_BYTES,
 ) -> LoadedFile:
     """Read `path` into a validated canonical frame; raise `SourceError` naming file and line.
 
-    The kind is told by the content: Parquet's magic bytes, a CSV header with the contract's
-    columns, else exposition text (OpenMetrics when it ends with ``# EOF``).
+    The kind is told by the content, never by the name: Parquet's magic bytes, a CSV header
+    with the contract's columns, else exposition text (`healthcheck.sources.exposition`), which
+    is streamed `block_bytes` at a time and aggregated to steps as it goes, so memory follows
+    the number of series and stored points, not the size of the file. Nothing is returned
+    before the last line has been read and checked.
     """
-    data = _read_bytes(path)
-    kind = _sniff(data)
-    if kind == "parquet":
-        frame, origin = _read_parquet(path, data)
-        loaded = LoadedFile(path, kind, frame, origin=origin)
-    elif kind == "csv":
-        loaded = LoadedFile(path, kind, _read_csv(path, data))
-    else:
-        samples = parse_exposition(path, data)
-        frame, skipped = _to_canonical(samples, deployment, step, skip_unknown)
-        loaded = LoadedFile(path, samples.kind, frame, skipped)
-    loaded.sha256 = hashlib.sha256(data).hexdigest()
+    hasher = hashlib.sha256()
+    with _open(path) as handle:
+        head = _read(path, handle, _HEAD_BYTES)
+        if len(head) < _HEAD_BYTES and (not head or head.isspace()):
+            raise SourceError(f"{path}: the file is empty")
+        hasher.update(head)
+        kind = _sniff(head)
+        if kind in ("parquet", "csv"):  # already steps: small beside raw scrapes
+            data = head + _read(path, handle, -1)
+            hasher.update(data[len(head) :])
+            if kind == "parquet":
+                frame, origin = _read_parquet(path, data)
+                loaded = LoadedFile(path, kind, frame, origin=origin)
+            else:
+                loaded = LoadedFile(path, kind, _read_csv(path, data))
+        else:
+            chunks = _chunks(path, handle, head, hasher)
+            reader = ExpositionReader(path, chunks, block_bytes)
+            steps = _Steps(path, deployment, int(step.value), skip_unknown)
+            for block in reader.blocks():
+                steps.add(reader.series, block)
+            frame, skipped = steps.canonical()
+            if reader.nan_samples:
+                skipped["NaN samples dropped (Prometheus staleness markers)"] = {
+                    f"{reader.nan_samples:,}"
+                }
+            loaded = LoadedFile(path, reader.kind, frame, skipped)
+    loaded.sha256 = hasher.hexdigest()
     if loaded.frame.empty:
         raise SourceError(f"{path}: no points for any catalog service and canonical metric")
     try:
@@ -363,29 +390,56 @@ def import_file(
 # ---------------------------------------------------------------------- reading and sniffing
 
 
-def _read_bytes(path: Path) -> bytes:
+_HEAD_BYTES = 1 << 16
+_READ_BYTES = 1 << 20
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+@contextmanager
+def _open(path: Path) -> Iterator[_Readable]:
+    """The file's (decompressed) bytes: gzip is told by its magic bytes, not by the name."""
     try:
-        data = path.read_bytes()
+        raw = path.open("rb")
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror}") from None
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
+    with raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        if gzipped:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as unpacked:
+                yield unpacked
+        else:
+            yield raw
+
+
+def _read(path: Path, handle: _Readable, size: int) -> bytes:
+    try:
+        return handle.read(size)
+    except (OSError, EOFError, zlib.error) as exc:
+        if isinstance(handle, gzip.GzipFile):
             raise SourceError(f"{path}: broken gzip file ({exc})") from None
-    if not data or data.isspace():
-        raise SourceError(f"{path}: the file is empty")
-    return data
+        raise SourceError(f"cannot read {path}: {exc}") from None
 
 
-def _sniff(data: bytes) -> Kind:
-    if data[:4] == b"PAR1":
+def _chunks(path: Path, handle: _Readable, head: bytes, hasher: Any) -> Iterator[bytes]:
+    """The head already read, then the rest of the file a megabyte at a time (hashed)."""
+    yield head
+    while chunk := _read(path, handle, _READ_BYTES):
+        hasher.update(chunk)
+        yield chunk
+
+
+def _sniff(head: bytes) -> Literal["parquet", "csv", "exposition"]:
+    if head[:4] == b"PAR1":
         return "parquet"
-    first_line = data[:4096].split(b"\n", 1)[0].strip().lstrip(b"\xef\xbb\xbf")
+    first_line = head[:4096].split(b"\n", 1)[0].strip().lstrip(b"\xef\xbb\xbf")
     header = {field.strip(b'" ') for field in first_line.split(b",")}
     if len(header) > 1 and header & {b"timestamp", b"metric", b"value"}:
         return "csv"
-    return "openmetrics"  # refined to prometheus-text by the parser when there is no # EOF
+    return "exposition"  # which of its formats, the reader tells from the lines
 
 
 # ---------------------------------------------------------------------- canonical CSV and Parquet
@@ -505,50 +559,184 @@ class _Target:
     label: str
 
 
-def _to_canonical(
-    samples: Samples, deployment: Deployment, step: pd.Timedelta, skip_unknown: bool
-) -> tuple[pd.DataFrame, dict[str, set[str]]]:
-    skipped: dict[str, set[str]] = {}
-    targets = _map_series(samples, deployment, skip_unknown, skipped)
-    keep = np.array([t is not None for t in targets], dtype=bool)[samples.codes]
-    if not keep.any():
-        return _empty_points(), skipped
-    step_ns = int(step.value)
-    _check_step(samples, keep, step_ns)
-    points = _aggregate(samples, keep, targets, step_ns)
-    return _combine(points), skipped
+_AGGREGATES: tuple[Aggregate, ...] = ("max", "last", "rate", "increase")
+_NONE = -1  # the aggregate code of a series left out
 
 
-def _map_series(
-    samples: Samples,
-    deployment: Deployment,
-    skip_unknown: bool,
-    skipped: dict[str, set[str]],
-) -> list[_Target | None]:
-    targets: list[_Target | None] = []
-    for code, (name, labels) in enumerate(samples.series):
+class _Steps:
+    """The kept series' samples turned into per-step partial aggregates, block after block.
+
+    Between blocks it keeps, per series, its target and its last sample (for the interval that
+    straddles two blocks, and to check the order), and, per block, one partial aggregate per
+    (series, step): what it holds grows with the stored points, not with the file. Each series'
+    samples must come in time order (promtool and Prometheus write them so); the blocks may
+    interleave series in any way.
+    """
+
+    def __init__(
+        self, path: Path, deployment: Deployment, step_ns: int, skip_unknown: bool
+    ) -> None:
+        self.path = path
+        self.deployment = deployment
+        self.step_ns = step_ns
+        self.skip_unknown = skip_unknown
+        self.skipped: dict[str, set[str]] = {}
+        self.targets: list[_Target | None] = []
+        self.aggregate = np.empty(0, dtype=np.int8)  # index in _AGGREGATES, or _NONE
+        self.last_time = np.empty(0, dtype=np.int64)
+        self.last_value = np.empty(0, dtype=np.float64)
+        self.last_line = np.empty(0, dtype=np.int64)  # 0: no sample yet
+        self.parts: dict[str, list[pd.DataFrame]] = {"max": [], "last": [], "counter": []}
+        self.gaps: dict[int, int] = {}  # time between two samples of a series -> how often
+
+    def add(self, series: list[Series], block: Block) -> None:
+        if len(block.new):
+            self._map(series, block.new)
+        keep = self.aggregate[block.codes] != _NONE
+        if not keep.any():
+            return
+        order = np.argsort(block.codes[keep], kind="stable")  # by series, file order kept
+        codes = block.codes[keep][order]
+        times = block.nanoseconds[keep][order]
+        values = block.values[keep][order]
+        lines = block.lines[keep][order]
+
+        # each sample's predecessor in its series, the one of the block before included
+        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        ends = np.r_[starts[1:] - 1, len(codes) - 1]
+        previous_time = np.r_[0, times[:-1]]
+        previous_value = np.r_[np.nan, values[:-1]]
+        previous_line = np.r_[0, lines[:-1]]
+        previous_time[starts] = self.last_time[codes[starts]]
+        previous_value[starts] = self.last_value[codes[starts]]
+        previous_line[starts] = self.last_line[codes[starts]]
+        has_previous = previous_line > 0
+        self._check_order(series, codes, times, lines, previous_time, previous_line)
+        self.last_time[codes[ends]] = times[ends]
+        self.last_value[codes[ends]] = values[ends]
+        self.last_line[codes[ends]] = lines[ends]
+        gaps = (times - previous_time)[has_previous]
+        gaps, counts = np.unique(gaps[gaps > 0], return_counts=True)
+        for gap, count in zip(gaps.tolist(), counts.tolist(), strict=True):
+            self.gaps[gap] = self.gaps.get(gap, 0) + count
+
+        step_end = -(-times // self.step_ns) * self.step_ns  # the step (t - step, t] of each
+        kinds = self.aggregate[codes]
+        for index, kind in enumerate(("max", "last")):
+            mask = kinds == index
+            if mask.any():
+                frame = pd.DataFrame({"code": codes[mask], "t": step_end[mask], "v": values[mask]})
+                grouped = frame.groupby(["code", "t"], sort=False)["v"]
+                part = grouped.max() if kind == "max" else grouped.last()
+                self.parts[kind].append(part.reset_index())
+        # counters: each interval between two samples of a series counts in the step it ends
+        # in; a drop is a reset, after which the new value is the increase
+        counters = (kinds >= 2) & has_previous
+        if counters.any():
+            value, before = values[counters], previous_value[counters]
+            frame = pd.DataFrame(
+                {
+                    "code": codes[counters],
+                    "t": step_end[counters],
+                    "d": np.where(value >= before, value - before, value),
+                    "s": (times[counters] - previous_time[counters]).astype(np.float64) / _NS,
+                }
+            )
+            sums = frame.groupby(["code", "t"], sort=False)[["d", "s"]].sum()
+            self.parts["counter"].append(sums.reset_index())
+
+    def canonical(self) -> tuple[pd.DataFrame, dict[str, set[str]]]:
+        """The canonical frame of everything added, and what was left out."""
+        points = self._points()
+        if points is None:
+            return _empty_points(), self.skipped
+        self._check_step()
+        return _combine(_attach_targets(points, self.targets)), self.skipped
+
+    def _map(self, series: list[Series], new: range) -> None:
+        for code in new:
+            self.targets.append(self._target(series[code]))
+        grow = len(new)
+        aggregate = [
+            _AGGREGATES.index(t.metric.aggregate) if t else _NONE for t in self.targets[-grow:]
+        ]
+        self.aggregate = np.r_[self.aggregate, np.array(aggregate, dtype=np.int8)]
+        self.last_time = np.r_[self.last_time, np.zeros(grow, dtype=np.int64)]
+        self.last_value = np.r_[self.last_value, np.full(grow, np.nan)]
+        self.last_line = np.r_[self.last_line, np.zeros(grow, dtype=np.int64)]
+
+    def _target(self, series: Series) -> _Target | None:
+        name, labels = series.name, series.labels
         candidates = _BY_SAMPLE.get(name)
         if candidates is None:
-            if not (skip_unknown or name.endswith("_created")):
+            if not (self.skip_unknown or name.endswith("_created")):
                 raise SourceError(
-                    f"{samples.path}: line {samples.line_of(code)}: unknown metric {name!r}; "
-                    f"import maps {', '.join(sorted(_BY_SAMPLE))} (or pass --skip-unknown)"
+                    f"{self.path}: line {series.line}: unknown metric {name!r}; import maps "
+                    f"{', '.join(sorted(_BY_SAMPLE))} (or pass --skip-unknown)"
                 )
-            skipped.setdefault("metrics not mapped", set()).add(name)
-            targets.append(None)
-            continue
+            self.skipped.setdefault("metrics not mapped", set()).add(name)
+            return None
         metric = next((m for m in candidates if _matches(m, labels)), None)
         if metric is None:
-            skipped.setdefault(f"{name} series of other kinds", set()).add(str(labels))
-            targets.append(None)
-            continue
-        resolved = _identity(metric, labels, deployment)
+            self.skipped.setdefault(f"{name} series of other kinds", set()).add(str(labels))
+            return None
+        resolved = _identity(metric, labels, self.deployment)
         if isinstance(resolved, _Skip):
-            skipped.setdefault(resolved.reason, set()).add(resolved.example)
-            targets.append(None)
-        else:
-            targets.append(_Target(metric, *resolved))
-    return targets
+            self.skipped.setdefault(resolved.reason, set()).add(resolved.example)
+            return None
+        return _Target(metric, *resolved)
+
+    def _check_order(
+        self,
+        series: list[Series],
+        codes: npt.NDArray[np.int32],
+        times: Ints,
+        lines: Ints,
+        previous_time: Ints,
+        previous_line: Ints,
+    ) -> None:
+        back = (previous_line > 0) & (times < previous_time)
+        if back.any():
+            row = int(np.argmax(back))
+            raise SourceError(
+                f"{self.path}: line {lines[row]}: sample of {series[codes[row]].key} at "
+                f"{pd.Timestamp(int(times[row]), tz='UTC')} is older than the one at line "
+                f"{previous_line[row]}: import reads each series' samples in time order, as "
+                "promtool and Prometheus write them (sort the file, or export it again)"
+            )
+
+    def _points(self) -> pd.DataFrame | None:
+        """The partial aggregates of every block combined: (code, step end t, value v)."""
+        parts = []
+        for kind in ("max", "last"):
+            if self.parts[kind]:
+                grouped = pd.concat(self.parts[kind]).groupby(["code", "t"], sort=False)["v"]
+                parts.append((grouped.max() if kind == "max" else grouped.last()).reset_index())
+        if self.parts["counter"]:
+            counters = pd.concat(self.parts["counter"]).groupby(["code", "t"], sort=False)
+            sums = counters[["d", "s"]].sum().reset_index()
+            is_rate = self.aggregate[sums["code"].to_numpy()] == _AGGREGATES.index("rate")
+            # rate = increase / time covered
+            sums["v"] = np.where(is_rate, sums["d"] / sums["s"].where(sums["s"] > 0), sums["d"])
+            parts.append(sums.loc[sums["v"].notna(), ["code", "t", "v"]])
+        self.parts = {"max": [], "last": [], "counter": []}
+        return pd.concat(parts, ignore_index=True) if parts else None
+
+    def _check_step(self) -> None:
+        """A rate needs two samples in its step: refuse a step under twice the scrape interval."""
+        if not self.gaps:
+            return
+        gaps = np.array(sorted(self.gaps), dtype=np.int64)
+        cumulative = np.cumsum([self.gaps[g] for g in gaps.tolist()])
+        total = int(cumulative[-1])
+        middle = gaps[np.searchsorted(cumulative, [(total - 1) // 2, total // 2], side="right")]
+        median = int(middle.mean())
+        if self.step_ns < 2 * median:
+            raise SourceError(
+                f"{self.path}: step {pd.Timedelta(self.step_ns)} is shorter than twice the "
+                f"scrape interval ({pd.Timedelta(median)}): a rate needs two samples per step; "
+                "pass a longer --step"
+            )
 
 
 def _matches(metric: SourceMetric, labels: Mapping[str, str]) -> bool:
@@ -563,9 +751,8 @@ def _identity(
         service, alert = labels.get("service_name", ""), labels.get("name", "")
         if not service or not alert:
             return _Skip("alert_count series without service_name or name", str(dict(labels)))
-        level = labels.get("level", "")
-        # The native Prometheus alert is called <level>_<service>_<name> (reference §1.6).
-        return service, "", f"{level}_{service}_{alert}" if level else f"{service}_{alert}"
+        # "<level>/<name>", as the pull stores it (catalog: series `alert`)
+        return service, "", f"{labels.get('level', '')}/{alert}"
     if metric.identity == "service":
         return metric.service, "", labels.get(metric.label_from, "") if metric.label_from else ""
     if metric.identity == "gitserver":
@@ -591,10 +778,11 @@ def _container(labels: Mapping[str, str], deployment: Deployment) -> tuple[str, 
     name = labels.get("name", "")
     if not name:
         return "(no name, container or pod label)"
-    if deployment != "docker-compose":
+    if deployment != "docker-compose":  # Sourcegraph's own cAdvisor: "<container>-<pod>"
         for known, prefix, service in _K8S_CONTAINERS:
             if name.startswith(f"{known}-{prefix}"):
                 return service, name[len(known) + 1 :]
+        return name
     for pattern, service in _COMPOSE_PATTERNS:
         if pattern.search(name):
             return (service, name) if service else name
@@ -617,72 +805,6 @@ def _gitserver_instance(labels: Mapping[str, str]) -> str | None:
     if host and not re.fullmatch(r"[\d.]+|\[[0-9a-fA-F:]+\]", host):
         return host  # docker-compose scrapes gitserver-0:3178: the container's name
     return None
-
-
-def _check_step(samples: Samples, keep: npt.NDArray[np.bool_], step_ns: int) -> None:
-    """A rate needs two samples in its step: refuse a step under twice the scrape interval."""
-    order = np.lexsort((samples.nanoseconds[keep], samples.codes[keep]))
-    times, codes = samples.nanoseconds[keep][order], samples.codes[keep][order]
-    gaps = np.diff(times)[np.diff(codes) == 0]
-    gaps = gaps[gaps > 0]
-    if gaps.size and step_ns < 2 * int(np.median(gaps)):
-        raise SourceError(
-            f"{samples.path}: step {pd.Timedelta(step_ns)} is shorter than twice the scrape "
-            f"interval ({pd.Timedelta(int(np.median(gaps)))}): a rate needs two samples per "
-            "step; pass a longer --step"
-        )
-
-
-def _aggregate(
-    samples: Samples, keep: npt.NDArray[np.bool_], targets: list[_Target | None], step_ns: int
-) -> pd.DataFrame:
-    """Per (series, step end): rate, increase, max or last, as each series' metric says."""
-    codes = samples.codes[keep]
-    times = samples.nanoseconds[keep]
-    values = samples.values[keep]
-    order = np.lexsort((times, codes))
-    codes, times, values = codes[order], times[order], values[order]
-    step_end = -(-times // step_ns) * step_ns  # the step (t - step, t] each sample falls in
-
-    aggregate = np.array([t.metric.aggregate if t else "" for t in targets], dtype=object)
-    kinds = aggregate[codes]
-    parts = []
-    for kind in ("max", "last"):
-        mask = kinds == kind
-        if mask.any():
-            frame = pd.DataFrame({"code": codes[mask], "t": step_end[mask], "v": values[mask]})
-            grouped = frame.groupby(["code", "t"], sort=False)["v"]
-            parts.append((grouped.max() if kind == "max" else grouped.last()).reset_index())
-    counters = (kinds == "rate") | (kinds == "increase")
-    if counters.any():
-        parts.append(
-            _counter_steps(
-                codes[counters], times[counters], values[counters], step_end[counters], aggregate
-            )
-        )
-    points = pd.concat(parts, ignore_index=True)
-    return _attach_targets(points, targets)
-
-
-def _counter_steps(
-    codes: npt.NDArray[np.int32],
-    times: Ints,
-    values: Floats,
-    step_end: Ints,
-    aggregate: npt.NDArray[Any],
-) -> pd.DataFrame:
-    """Each interval between two samples of a series counts in the step it ends in; a drop is
-    a counter reset, after which the new value is the increase. Rate = increase / time covered.
-    """
-    same = np.r_[False, codes[1:] == codes[:-1]]
-    previous = np.r_[np.nan, values[:-1]]
-    increase = np.where(values >= previous, values - previous, values)
-    elapsed = np.r_[0, np.diff(times)].astype(np.float64) / _NS
-    frame = pd.DataFrame({"code": codes, "t": step_end, "d": increase, "s": elapsed})[same]
-    sums = frame.groupby(["code", "t"], sort=False)[["d", "s"]].sum().reset_index()
-    is_rate = aggregate[sums["code"].to_numpy()] == "rate"
-    sums["v"] = np.where(is_rate, sums["d"] / sums["s"].where(sums["s"] > 0), sums["d"])
-    return sums.loc[sums["v"].notna(), ["code", "t", "v"]]
 
 
 def _attach_targets(points: pd.DataFrame, targets: list[_Target | None]) -> pd.DataFrame:
