@@ -123,6 +123,23 @@ def minors_available(releases: list[Release], on: date) -> list[tuple[int, int]]
     return sorted(k for k, first in minor_release_dates(releases).items() if first <= on)
 
 
+def shipped(releases: list[Release], on: date) -> list[Release]:
+    """The releases out on `on`: dated on or before it, or undated with a later patch of the
+    same minor dated on or before it (patch numbers only grow)."""
+    out = []
+    for release in releases:
+        later = [
+            r.released
+            for r in releases
+            if r.version.minor_key == release.version.minor_key
+            and r.version >= release.version
+            and r.released is not None
+        ]
+        if later and min(later) <= on:
+            out.append(release)
+    return out
+
+
 @dataclass(frozen=True)
 class UpgradePath:
     """How to get from `current` to `target`: standard or multi-version, and the stops."""
@@ -141,7 +158,7 @@ def upgrade_path(current: Version, releases: list[Release], on: date) -> Upgrade
     if not minors:
         raise ConfigError(f"the release table has no release on or before {on}")
     latest_minor = minors[-1]
-    latest = max(r.version for r in releases if r.version.minor_key == latest_minor)
+    latest = max(r.version for r in shipped(releases, on) if r.version.minor_key == latest_minor)
     behind = sum(1 for m in minors if m > current.minor_key)
     supported_majors = sorted({m[0] for m in minors})[-SUPPORTED_MAJORS:]
     crossed = [

@@ -580,7 +580,6 @@ def test_upgrade_path_names_the_milestones() -> None:
     assert path.kind == "multi-version"
     assert [str(m.version) for m in path.milestones] == [
         "5.10.0",
-        "6.0.0",
         "6.4.0",
         "6.11.0",
         "6.12.0",
@@ -590,6 +589,28 @@ def test_upgrade_path_names_the_milestones() -> None:
     assert upgrade_path(Version.parse("7.5.4453"), load_releases(), date(2026, 10, 1)).kind == (
         "standard"
     )
+    # embeddings left the chart in 5.7.0: an upgrade from 5.6 crosses it, one from 5.9 does not
+    from_5_6 = upgrade_path(Version.parse("5.6.2535"), load_releases(), date(2026, 10, 1))
+    assert str(from_5_6.milestones[0].version) == "5.7.0"
+    assert "embeddings" in from_5_6.milestones[0].change
+
+
+def test_release_table_is_dated_from_the_first_release_of_each_minor() -> None:
+    releases = load_releases()
+    minors = sorted({r.version.minor_key for r in releases})
+    assert minors[0] == (5, 3)
+    for minor in minors:
+        own = [r for r in releases if r.version.minor_key == minor]
+        first = own[0]
+        # each minor starts with its dated X.Y.0, so "minors behind" counts from the right day
+        assert first.version.patch == 0 and first.released is not None, minor
+        dated = [r.released for r in own if r.released is not None]
+        assert dated == sorted(dated), minor
+    # 5.3's patches before the 5.3.9104 Helm tag are in the table
+    assert {"5.3.0", "5.3.1", "5.3.2", "5.3.3"} <= {str(r.version) for r in releases}
+    # the latest release is the one out on the day, not the minor's last patch
+    for day, latest in ((date(2024, 3, 1), "5.3.1"), (date(2024, 3, 10), "5.3.2")):
+        assert str(upgrade_path(Version.parse("5.2.7"), releases, day).target) == latest
 
 
 # ------------------------------------------------------------------------------- configuration

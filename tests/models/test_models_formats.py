@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,7 +70,7 @@ def _recs() -> list[Recommendation]:
     ]
 
 
-def _yaml(text: str):
+def _yaml(text: str) -> Any:
     return YAML(typ="safe").load(text)
 
 
