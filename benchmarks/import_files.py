@@ -1,18 +1,26 @@
-"""Import benchmark: read an OpenMetrics file of about a million samples into the contract.
+"""Import benchmark: a `promtool tsdb dump` file streamed into the contract; memory stays flat.
 
-Run: `.venv/bin/python benchmarks/import_files.py [--samples 1000000]`. Writes a file of
-cAdvisor series (CPU counters and working-set gauges of Sourcegraph pods, 30 s scrapes), then
-measures, in one run: (a) `load_file` (parse, map, aggregate to 5 m steps, validate); (b) the
-careful line-by-line reader `import` falls back to when a file has a problem (parsing only);
-(c) the plain Python loop one would write first (split each line, parse labels per series,
-floats per sample), parsing only. Prints wall and CPU time, samples per second, the ratios and
-the peak resident memory of the process.
+Run: `.venv/bin/python benchmarks/import_files.py [--samples 1000000] [--factor 4]`. Writes a
+file in the shape `promtool tsdb dump` of Prometheus 2.x gives (``{__name__="…", a="…"} value
+milliseconds``) of cAdvisor series (CPU counters and working-set gauges of Sourcegraph pods, 30 s
+scrapes), and the same series over `--factor` times as many days (a longer quarter), then:
+
+(a) times `load_file` on the 1x file (parse, map, aggregate to 5 m steps, validate) beside
+    (c) the plain Python loop one would write first (parsing only; no steps, no checks);
+(b) runs `load_file` on each file in a fresh process and prints its peak resident memory, the
+    interpreter's own before reading (modules loaded), and the ratios of file size and of peak
+    memory between the two files: the file is read a block of lines at a time, so the peak
+    grows with the stored points (a tenth of the samples at 30 s scrapes and 5 m steps), not
+    with the file.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,48 +29,46 @@ from typing import TypeVar
 
 import numpy as np
 
-from healthcheck.sources.exposition import parse_carefully
-from healthcheck.sources.files import load_file
-
 T = TypeVar("T")
 
 PODS = [("gitserver", f"gitserver-{i}") for i in range(4)] + [
     ("frontend", f"sourcegraph-frontend-6d9f8b7c4-{i:05d}") for i in range(4)
 ]
+START = 1_782_864_000
 
 
-def write_file(path: Path, samples: int) -> int:
-    """CPU counters and memory gauges, one series after the other; returns the line count."""
+def write_dump(path: Path, samples: int) -> int:
+    """CPU counters and memory gauges, one series after the other, as promtool writes them;
+    returns the sample count."""
     series = [(name, service, pod) for service, pod in PODS for name in ("cpu", "memory")]
     per_series = samples // len(series)
-    start = 1_782_864_000
     rng = np.random.default_rng(0)
     with path.open("w") as handle:
-        handle.write("# TYPE container_cpu_usage_seconds counter\n")
-        handle.write("# TYPE container_memory_working_set_bytes gauge\n")
         for name, service, pod in series:
-            labels = (
-                f'{{container="{service}",id="/kubepods/{pod}",image="sourcegraph/{service}:7.5",'
-                f'instance="10.0.3.17:10250",job="kubernetes-nodes-cadvisor",'
-                f'namespace="sourcegraph",pod="{pod}"}}'
+            metric = (
+                "container_cpu_usage_seconds_total"
+                if name == "cpu"
+                else "container_memory_working_set_bytes"
             )
-            times = start + 30 * np.arange(per_series)
+            labels = (
+                f'{{__name__="{metric}", container="{service}", id="/kubepods/{pod}", '
+                f'image="sourcegraph/{service}:7.5", instance="10.0.3.17:10250", '
+                f'job="kubernetes-nodes-cadvisor", namespace="sourcegraph", pod="{pod}"}}'
+            )
+            times = (START + 30 * np.arange(per_series)) * 1000
             if name == "cpu":
                 values = np.cumsum(rng.uniform(0, 60, per_series))
-                metric = "container_cpu_usage_seconds_total"
             else:
                 values = rng.uniform(1e9, 4e9, per_series).round()
-                metric = "container_memory_working_set_bytes"
-            prefix = metric + labels + " "
+            prefix = labels + " "
             handle.writelines(
                 f"{prefix}{v!r} {t}\n" for v, t in zip(values.tolist(), times.tolist(), strict=True)
             )
-        handle.write("# EOF\n")
     return per_series * len(series)
 
 
 def naive_parse(path: Path) -> int:
-    """The first parser one writes: one Python object per sample."""
+    """The first parser one writes: one Python object per sample, the whole file in memory."""
     parsed: dict[str, tuple[str, dict[str, str]]] = {}
     rows = []
     for line in path.read_text().splitlines():
@@ -70,36 +76,95 @@ def naive_parse(path: Path) -> int:
             continue
         key, value, stamp = line.rsplit(" ", 2)
         if key not in parsed:
-            name, _, body = key.partition("{")
-            labels = dict(item.split("=", 1) for item in body.rstrip("}").split(","))
-            parsed[key] = (name, labels)
+            body = key.strip("{}")
+            labels = dict(item.strip().split("=", 1) for item in body.split(","))
+            parsed[key] = (labels.pop("__name__"), labels)
         rows.append((key, float(value), float(stamp)))
     return len(rows)
+
+
+def child(path: Path) -> None:
+    """One `load_file` in this fresh process: print its peak memory as JSON."""
+    from healthcheck.sources.files import load_file
+
+    baseline = peak_mb()
+    started = time.perf_counter()
+    loaded = load_file(path, deployment="helm")
+    seconds = time.perf_counter() - started
+    peak = peak_mb()
+    print(
+        json.dumps(
+            {"peak": peak, "baseline": baseline, "seconds": seconds, "points": len(loaded.frame)}
+        )
+    )
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory: VmHWM on Linux (ru_maxrss would count the parent's
+    memory at the fork before exec), else ru_maxrss."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(path: Path) -> dict[str, float]:
+    output = subprocess.run(
+        [sys.executable, __file__, "--child", str(path)], check=True, capture_output=True, text=True
+    ).stdout
+    result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, default=1_000_000)
+    parser.add_argument("--factor", type=int, default=4)
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return
+    from healthcheck.sources.files import load_file
+
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "export.om"
-        samples = write_file(path, args.samples)
-        size_mb = path.stat().st_size / 1e6
+        small, large = Path(folder) / "1x.dump", Path(folder) / f"{args.factor}x.dump"
+        samples = write_dump(small, args.samples)
+        ours, ours_cpu, loaded = timed(lambda: load_file(small, deployment="helm"))
+        naive, naive_cpu, _ = timed(lambda: naive_parse(small))
+        print(f"file 1x: {samples:,} samples, {small.stat().st_size / 1e6:.0f} MB, 16 series")
+        for label, wall, cpu in (
+            ("(a) load_file: parse, map, aggregate, validate", ours, ours_cpu),
+            ("(c) naive Python loop, parsing only", naive, naive_cpu),
+        ):
+            rate = samples / wall / 1e6
+            print(f"{label:48s} {wall:6.2f} s wall {cpu:6.2f} s CPU {rate:5.2f} M samples/s")
+        print(f"(a) stored {len(loaded.frame):,} points at 5m")
+        print(f"ratios (c)/(a): {naive / ours:.1f}x wall, {naive_cpu / ours_cpu:.1f}x CPU")
+        del loaded
 
-        ours, ours_cpu, loaded = timed(lambda: load_file(path, deployment="helm"))
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        careful, careful_cpu, _ = timed(lambda: parse_carefully(path, path.read_bytes()))
-        naive, naive_cpu, _ = timed(lambda: naive_parse(path))
-
-    print(f"file: {samples:,} samples, {size_mb:.0f} MB, {len(PODS) * 2} series")
-    for label, wall, cpu in (
-        ("(a) load_file: parse, map, aggregate, validate", ours, ours_cpu),
-        ("(b) careful reader, parsing only", careful, careful_cpu),
-        ("(c) naive Python loop, parsing only", naive, naive_cpu),
-    ):
-        print(f"{label:48s} {wall:6.2f} s wall {cpu:6.2f} s CPU {samples / wall / 1e6:5.2f} M/s")
-    print(f"(a) wrote {len(loaded.frame):,} points at 5m; peak RSS after (a): {peak_mb:.0f} MB")
-    print(f"ratios (c)/(a): {naive / ours:.1f}x wall, {naive_cpu / ours_cpu:.1f}x CPU")
+        write_dump(large, args.samples * args.factor)
+        sizes = {name: path.stat().st_size / 1e6 for name, path in (("1x", small), ("4x", large))}
+        runs = {"1x": measure(small), "4x": measure(large)}
+    print("(b) peak resident memory of load_file, each in a fresh process:")
+    print(f"{'file':6s} {'size MB':>8s} {'points':>10s} {'seconds':>8s} {'peak MB':>8s} "
+          f"{'modules MB':>10s} {'reading MB':>10s}")  # fmt: skip
+    for name, run in runs.items():
+        print(
+            f"{name.replace('4x', f'{args.factor}x'):6s} {sizes[name]:8.0f} "
+            f"{int(run['points']):10,d} {run['seconds']:8.2f} {run['peak']:8.0f} "
+            f"{run['baseline']:10.0f} {run['peak'] - run['baseline']:10.0f}"
+        )
+    small_run, large_run = runs["1x"], runs["4x"]
+    reading = [run["peak"] - run["baseline"] for run in (small_run, large_run)]
+    print(
+        f"ratios {args.factor}x/1x: file size {sizes['4x'] / sizes['1x']:.2f}, "
+        f"peak RSS {large_run['peak'] / small_run['peak']:.2f}, "
+        f"memory used by reading {reading[1] / reading[0]:.2f}"
+    )
 
 
 def timed(work: Callable[[], T]) -> tuple[float, float, T]:
