@@ -173,8 +173,8 @@ class Service(BaseModel):
 
     @property
     def pod_pattern(self) -> str:
-        """The pods of the workload: a StatefulSet ordinal, or a Deployment's <rs>-<id>."""
-        return rf"{re.escape(self.kubernetes.workload)}-(\d+|[a-z0-9]{{5,10}}-[a-z0-9]{{5}})"
+        """The pods of the (Helm) workload: a StatefulSet ordinal, or a Deployment's <rs>-<id>."""
+        return pod_pattern(self.kubernetes.workload)
 
     def setting_paths(self, deployment: str) -> dict[str, str]:
         """Where the service's resources, replicas and volume sizes are set, per deployment.
@@ -235,6 +235,9 @@ class SeriesRule(BaseModel):
 
     metric: str
     family: QueryFamily
+    shape: str | None = Field(
+        default=None, description="the label shape it reads, where a family has several"
+    )
     promql: str
     series: SeriesKind
     service: str | None = None
@@ -247,8 +250,8 @@ class SeriesRule(BaseModel):
 
     @property
     def key(self) -> str:
-        """Names the query in the manifest and in errors: ``metric@family``."""
-        return f"{self.metric}@{self.family}"
+        """Names the query in the manifest and in errors: ``metric@family[/shape]``."""
+        return f"{self.metric}@{self.family}" + (f"/{self.shape}" if self.shape else "")
 
 
 class Threshold(BaseModel):
@@ -272,6 +275,9 @@ class Catalog(BaseModel):
     display_name: str
     services: list[Service]
     removed_services: list[RemovedService] = Field(default_factory=list)
+    shapes: dict[str, str] = Field(
+        default_factory=dict, description="label shapes a metric can be read in, described"
+    )
     queries: list[SeriesRule] = Field(default_factory=list)
     graphql_metrics: list[str] = Field(default_factory=list)
     thresholds: list[Threshold] = Field(default_factory=list)
@@ -298,6 +304,10 @@ class Catalog(BaseModel):
                 raise ValueError(f"{rule.key}: PromQL uses neither $step nor $window")
             if rule.label_from is not None and rule.series != "service":
                 raise ValueError(f"{rule.key}: label_from applies to `series: service` only")
+            if rule.shape is not None and rule.shape not in self.shapes:
+                raise ValueError(f"{rule.key}: unknown shape {rule.shape!r}")
+            if not _SELECTOR.search(self._fill(rule.promql, 300)):
+                raise ValueError(f"{rule.key}: no series selector found in its PromQL")
         for service in self.services:
             try:
                 re.compile(service.compose_name)
@@ -316,9 +326,27 @@ class Catalog(BaseModel):
         return [s for s in self.services if not s.is_optional(deployment)]
 
     def queries_for(self, deployment: str) -> list[SeriesRule]:
-        """The queries a pull runs for a deployment (helm, kustomize or docker-compose)."""
+        """Every query that may serve a deployment (helm, kustomize or docker-compose), each
+        label shape of a metric in order of preference."""
         family = query_family(deployment)
         return [q for q in self.queries if q.family == family]
+
+    def candidates_for(self, deployment: str) -> dict[str, list[SeriesRule]]:
+        """Per canonical metric, the queries that may serve it, the preferred shape first."""
+        grouped: dict[str, list[SeriesRule]] = {}
+        for rule in self.queries_for(deployment):
+            grouped.setdefault(rule.metric, []).append(rule)
+        return grouped
+
+    def describe_shape(self, rule: SeriesRule) -> str:
+        """What a rule's label shape is, in words (empty for a family's only shape)."""
+        return self.shapes.get(rule.shape or "", "")
+
+    def selectors(self, rule: SeriesRule, step_seconds: int) -> list[str]:
+        """The series selectors inside the rule's PromQL: what `/api/v1/series` is asked about
+        to tell whether this shape of the metric exists on a server."""
+        promql = self.render(rule, step_seconds)
+        return list(dict.fromkeys(match.group(0) for match in _SELECTOR.finditer(promql)))
 
     def render(self, rule: SeriesRule, step_seconds: int) -> str:
         """The rule's PromQL for a step: counters over one step, gauges over (t-step, t]."""
@@ -340,18 +368,44 @@ class Catalog(BaseModel):
             .replace("$window", f"{step_seconds * 1000 - 1}ms")
             # a PromQL double-quoted string takes Go escapes: the regex's \d must be written \\d
             .replace("$names", names.replace("\\", "\\\\"))
+            .replace("$pods", self._stock_names.replace("\\", "\\\\"))
         )
+
+    @cached_property
+    def _stock_names(self) -> str:
+        """The stock shape's `name` of every catalog container, <container>-<workload>-…, as
+        one regex (the matcher then checks the pod part exactly)."""
+        prefixes = [
+            f"{names.container}-{names.workload}"
+            for s in self.services
+            for names in s.all_kubernetes_names()
+        ]
+        prefixes += [f"{r.container}-{r.container}" for r in self.removed_services if r.container]
+        # names are [a-z0-9-]: nothing to escape, and RE2 needs no escaping of "-"
+        return "|".join(f"({p}-.+)" for p in dict.fromkeys(prefixes))
 
     @cached_property
     def matcher(self) -> SeriesMatcher:
         return SeriesMatcher(self)
 
 
+def pod_pattern(workload: str) -> str:
+    """The pods of a workload: a StatefulSet ordinal, or a Deployment's <rs>-<id>."""
+    return rf"{re.escape(workload)}-(\d+|[a-z0-9]{{5,10}}-[a-z0-9]{{5}})"
+
+
 def query_family(deployment: str) -> QueryFamily:
     return "docker-compose" if deployment == "docker-compose" else "kubernetes"
 
 
+# A series selector: a metric name followed by its matchers and/or a range. Functions are followed
+# by "(", and `by`/`without` by a label list in parentheses, so neither matches.
+_SELECTOR = re.compile(r"\b[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^{}]*\}|(?=\s*\[))")
+
+
 def _expand(grouped: dict[str, Any]) -> list[dict[str, Any]]:
+    """One rule per (metric, family, shape): an entry is PromQL, a mapping, or a list of
+    mappings with a `shape` each, the preferred shape first."""
     shared_keys = ("series", "service", "label", "label_from", "aggregate")
     rules = []
     for metric, spec in grouped.items():
@@ -360,8 +414,9 @@ def _expand(grouped: dict[str, Any]) -> list[dict[str, Any]]:
             entry = spec.get(family, spec.get("any"))
             if entry is None:
                 continue
-            own = entry if isinstance(entry, dict) else {"promql": entry}
-            rules.append({"metric": metric, "family": family, **shared, **own})
+            for one in entry if isinstance(entry, list) else [entry]:
+                own = one if isinstance(one, dict) else {"promql": one}
+                rules.append({"metric": metric, "family": family, **shared, **own})
     return rules
 
 
@@ -382,9 +437,10 @@ class SeriesMatcher:
         compose: list[tuple[str, str]] = []
         volumes: list[tuple[str, str, str, str | None]] = []
         for s in catalog.services:
-            self._by_container.setdefault(s.kubernetes.container, []).append(
-                (re.compile(s.pod_pattern), s.name)
-            )
+            for names in s.all_kubernetes_names():  # Helm's, and Kustomize's where it renames
+                self._by_container.setdefault(names.container, []).append(
+                    (re.compile(pod_pattern(names.workload)), s.name)
+                )
             compose.append((s.compose_name, s.name))
             for volume in s.volumes:
                 # A claim template's claims are <template>-<pod>. A standalone claim has its own
@@ -402,6 +458,9 @@ class SeriesMatcher:
                 self._by_container.setdefault(removed.container, []).append((any_pod, removed.name))
                 compose.append((rf"{re.escape(removed.container)}(-\d+)?", removed.name))
         self._compose = [(re.compile(p), name) for p, name in compose]
+        # the stock shape's `name` is <container>-<pod>: split it at each catalog container
+        # name it starts with, then check the rest is one of that container's pods
+        self._stock = sorted(self._by_container.items(), key=lambda item: -len(item[0]))
         self._volumes = [(re.compile(p), name, vol, owner) for p, name, vol, owner in volumes]
 
     def identify(self, rule: SeriesRule, labels: dict[str, str]) -> Identity | None:
@@ -411,8 +470,7 @@ class SeriesMatcher:
         if rule.series == "volume":
             return self._volume(labels.get("persistentvolumeclaim", ""))
         if rule.series == "target":
-            host = labels.get("instance", "").rsplit(":", 1)[0]
-            return Identity(rule.service or "", host, rule.label or "") if host else None
+            return self._target(rule, labels.get("instance", ""))
         if rule.series == "alert":
             service = labels.get("service_name", "")
             name = f"{labels.get('level', '')}/{labels.get('name', '')}"
@@ -428,11 +486,29 @@ class SeriesMatcher:
                 if pattern.fullmatch(name):
                     return Identity(service, name)
             return None
-        pod = labels.get("pod", "")
-        for pattern, service in self._by_container.get(labels.get("container", ""), []):
+        if "pod" in labels or "container" in labels:  # kube-prometheus
+            return self._pod(labels.get("container", ""), labels.get("pod", ""))
+        name = labels.get("name", "")  # the stock shape
+        for container, _ in self._stock:
+            if name.startswith(f"{container}-"):
+                found = self._pod(container, name[len(container) + 1 :])
+                if found is not None:
+                    return found
+        return None
+
+    def _pod(self, container: str, pod: str) -> Identity | None:
+        for pattern, service in self._by_container.get(container, []):
             if pattern.fullmatch(pod):
                 return Identity(service, pod)
         return None
+
+    @staticmethod
+    def _target(rule: SeriesRule, instance: str) -> Identity | None:
+        """A scrape target's host: compose `gitserver-0:3178`, Helm's pod name `gitserver-0`,
+        stock Kustomize's <service>_<pod> (`gitserver_gitserver-0`)."""
+        host = instance.rsplit(":", 1)[0]
+        host = host.split("_", 1)[1] if "_" in host else host
+        return Identity(rule.service or "", host, rule.label or "") if host else None
 
     def _volume(self, claim: str) -> Identity | None:
         for pattern, service, volume, owner in self._volumes:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from healthcheck.catalog import Catalog, SeriesRule, load_catalog
+from healthcheck.catalog import Catalog, load_catalog
 from healthcheck.config import Customer
 from healthcheck.errors import HealthcheckError
 from healthcheck.sources.prometheus import PrometheusClient
@@ -22,9 +22,12 @@ from healthcheck.sources.pull import (
     retention_seconds,
     scrape_interval_seconds,
 )
+from healthcheck.sources.shapes import detect_shapes
 
 Status = Literal["ok", "warn", "fail"]
 QUARTER_SECONDS = 92 * 86_400
+# doctor looks for series this far back from its moment: a metric scraped yesterday is there
+SERIES_LOOKBACK_SECONDS = 86_400
 
 
 @dataclass(frozen=True)
@@ -125,41 +128,38 @@ def _scrape_check(client: PrometheusClient) -> Check:
 def _series_checks(
     client: PrometheusClient, catalog: Catalog, deployment: str, at: datetime | None
 ) -> list[Check]:
-    moment = int((at or datetime.now(UTC)).timestamp())
+    """Which shape each metric has series in over the last day, or why none."""
+    end = int((at or datetime.now(UTC)).timestamp())
+    try:
+        choices = detect_shapes(
+            client, catalog, deployment, end - SERIES_LOOKBACK_SECONDS, end, DEFAULT_STEP_SECONDS
+        )
+    except HealthcheckError as exc:
+        return [Check("metrics", "fail", str(exc))]
     checks = []
-    for rule in catalog.queries_for(deployment):
-        promql = catalog.render(rule, DEFAULT_STEP_SECONDS)
-        try:
-            vector = client.query(promql, time=moment, name=rule.key)
-        except HealthcheckError as exc:
-            checks.append(Check(f"metric {rule.metric}", "fail", str(exc)))
+    container_shapes = sorted(
+        {
+            c.rule.shape
+            for c in choices
+            if c.rule is not None and c.rule.series == "container" and c.rule.shape
+        }
+    )
+    if container_shapes:
+        described = "; ".join(
+            f"{shape}: {catalog.shapes.get(shape, shape)}" for shape in container_shapes
+        )
+        checks.append(Check("label shape", "ok", f"container metrics read as {described}"))
+    for choice in choices:
+        name = f"metric {choice.metric}"
+        if choice.rule is None:
+            checks.append(Check(name, "warn", choice.reason))
             continue
-        found = [catalog.matcher.identify(rule, labels) for labels in vector.labels]
-        services = sorted({i.service for i in found if i is not None})
-        if services:
-            checks.append(
-                Check(
-                    f"metric {rule.metric}",
-                    "ok",
-                    f"{len(services)} service(s) with series: {', '.join(services)}",
-                )
-            )
-        else:
-            checks.append(Check(f"metric {rule.metric}", "warn", _no_series_advice(rule)))
+        shape = f" ({choice.rule.shape})" if choice.rule.shape else ""
+        services = ", ".join(choice.services)
+        checks.append(
+            Check(name, "ok", f"{len(choice.services)} service(s) with series{shape}: {services}")
+        )
     return checks
-
-
-def _no_series_advice(rule: SeriesRule) -> str:
-    promql = rule.promql
-    if "kube_" in promql:
-        source = "kube-state-metrics: install it or add its scrape job"
-    elif "kubelet_" in promql:
-        source = "the kubelet's volume stats: enable the kubernetes-nodes scrape job"
-    elif "container_" in promql:
-        source = "cAdvisor: check its scrape job and that container names match the catalog"
-    else:
-        source = "Sourcegraph's own metrics: check the scrape jobs of its services"
-    return f"no series of any catalog service; they come from {source}"
 
 
 def _graphql_checks(customer: Customer) -> list[Check]:

@@ -40,7 +40,9 @@ from healthcheck.sources.pull import (
     fetch,
     plan_tasks,
     settled,
+    usable_rules,
 )
+from healthcheck.sources.shapes import detect_shapes
 
 EXPORT_SCHEMA = pa.schema(
     [
@@ -89,7 +91,15 @@ def export_file(
     staging = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         check_step(client, step_seconds, customer.name)
-        rules = catalog.queries_for(customer.deployment)
+        choices = detect_shapes(
+            client,
+            catalog,
+            customer.deployment,
+            int(since.timestamp()),
+            int(until.timestamp()),
+            step_seconds,
+        )
+        rules = usable_rules(choices, customer)
         tasks, _ = plan_tasks(catalog, rules, since, until, step_seconds, max_points)
         if on_plan:
             on_plan(len(tasks))
@@ -102,6 +112,8 @@ def export_file(
             "step_seconds": step_seconds,
             "healthcheck": __version__,
             "exported_at": datetime.now(UTC).isoformat(),
+            # which label shape each metric was read in, and why a metric is missing
+            "shapes": {c.metric: c.shape or f"none: {c.reason}" for c in choices},
         }
         schema = EXPORT_SCHEMA.with_metadata({"healthcheck": json.dumps(metadata)})
         points = 0

@@ -1,7 +1,9 @@
 """`healthcheck pull`: every catalog metric from a customer's Prometheus into the store.
 
-    plan     the catalog's queries for the deployment × the chunks of (since, until] not yet in
-             the manifest (`chunks.plan_chunks`), so a rerun fetches only what is missing
+    shapes   per metric, the label shape this Prometheus has series of (`shapes.detect_shapes`:
+             a stock install's own cAdvisor, kube-prometheus, …); a metric with none is a note
+    plan     the chosen queries × the chunks of (since, until] not yet in the manifest
+             (`chunks.plan_chunks`), so a rerun fetches only what is missing
     fetch    `query_range` per (query, chunk) on a bounded pool of workers
     convert  series labels → (service, instance, label) by the catalog; numpy → canonical frame
     store    completed chunks are written, then recorded in the manifest: a pull killed half-way
@@ -31,9 +33,10 @@ from ruamel.yaml.error import YAMLError
 
 from healthcheck.catalog import Catalog, SeriesRule, load_catalog
 from healthcheck.config import Customer
-from healthcheck.errors import ConfigError, HealthcheckError, ParameterError
+from healthcheck.errors import ConfigError, HealthcheckError, ParameterError, SourceError
 from healthcheck.sources.chunks import PROMETHEUS_MAX_POINTS, Chunk, plan_chunks
 from healthcheck.sources.prometheus import Matrix, PrometheusClient
+from healthcheck.sources.shapes import ShapeChoice, detect_shapes
 from healthcheck.store import ChunkRecord, Inventory, LoadRecord, Store
 
 DEFAULT_STEP_SECONDS = 300
@@ -50,7 +53,14 @@ class QualityNote(BaseModel):
     """One data-quality finding of a pull, kept in the manifest for the report."""
 
     kind: Literal[
-        "gaps", "no_series", "unmatched_series", "retention", "counter_resets", "deployment_config"
+        "gaps",
+        "no_series",
+        "unmatched_series",
+        "retention",
+        "counter_resets",
+        "deployment_config",
+        "shape",
+        "unmeasured_volumes",
     ]
     metric: str | None = None
     count: int = 0
@@ -132,25 +142,37 @@ def pull(
     client = client or connect(customer)
     try:
         check_step(client, step_seconds, customer.name)
-        rules = catalog.queries_for(customer.deployment)
+        candidates = catalog.queries_for(customer.deployment)
         until = settled(until, step_seconds)
         if incremental:
-            since = _incremental_since(store, customer.name, client, rules, catalog, step_seconds)
+            since = _incremental_since(
+                store, customer.name, client, candidates, catalog, step_seconds
+            )
             if since >= until:  # already up to date: a scheduled run's no-op, not an error
-                return PullSummary(customer.name, since, until, step_seconds, queries=len(rules))
+                return PullSummary(customer.name, since, until, step_seconds)
         since = _checked_start(since, until)
+        choices = detect_shapes(
+            client,
+            catalog,
+            customer.deployment,
+            int(since.timestamp()),
+            int(until.timestamp()),
+            step_seconds,
+        )
+        rules = usable_rules(choices, customer)
         summary = PullSummary(customer.name, since, until, step_seconds, queries=len(rules))
         summary.quality.extend(_retention_notes(client, since))
+        summary.quality.extend(shape_notes(catalog, choices))
         done = _covered(store, customer.name, step_seconds)
         tasks, skipped = plan_tasks(catalog, rules, since, until, step_seconds, max_points, done)
         summary.chunks_skipped = skipped
         if on_plan:
             on_plan(len(tasks))
         store.customer_dir(customer.name).mkdir(parents=True, exist_ok=True)
-        per_rule = _write_results(
+        _write_results(
             store, customer.name, fetch(client, catalog, tasks, concurrency), summary, on_chunk
         )
-        summary.quality.extend(_quality_notes(store, customer.name, rules, per_rule, summary))
+        summary.quality.extend(_gap_notes(summary))
         if tasks:  # a rerun with nothing to fetch sends no range query at all
             summary.quality.extend(_reset_notes(client, catalog, rules, since, until))
         summary.retries = client.stats.retries
@@ -558,24 +580,69 @@ def _retention_notes(client: PrometheusClient, since: datetime) -> list[QualityN
     ]
 
 
-def _quality_notes(
-    store: Store,
-    customer: str,
-    rules: Sequence[SeriesRule],
-    series_per_rule: dict[str, int],
-    summary: PullSummary,
-) -> list[QualityNote]:
+CONTAINER_METRICS = ("cpu_usage_cores", "memory_working_set_bytes")
+
+
+def usable_rules(choices: Sequence[ShapeChoice], customer: Customer) -> list[SeriesRule]:
+    """The queries to run; without container usage in any shape, a pull would store nothing
+    worth a report, so it is an error naming every missing metric, one per line."""
+    found = {choice.metric for choice in choices if choice.rule is not None}
+    if not found.intersection(CONTAINER_METRICS):
+        missing = "\n".join(
+            f"  {choice.metric}: {choice.reason}" for choice in choices if choice.rule is None
+        )
+        raise SourceError(
+            f"{customer.name}'s Prometheus has no container metrics of a {customer.deployment} "
+            "install of Sourcegraph in this range: check `deployment` in customers.yaml and run "
+            f"`healthcheck doctor --customer {customer.name}`; missing:\n{missing}"
+        )
+    return [choice.rule for choice in choices if choice.rule is not None]
+
+
+def shape_notes(catalog: Catalog, choices: Sequence[ShapeChoice]) -> list[QualityNote]:
+    """Which shape each metric was read in, the metrics no shape provides, and the volumes
+    that nothing measures when disks come from gitserver's own metrics only."""
     notes = []
-    ever = {r.query for r in store.read_manifest(customer).chunks if r.series > 0}
-    for rule in rules:
-        if rule.key not in ever:
+    for choice in choices:
+        if choice.rule is None:
+            notes.append(QualityNote(kind="no_series", metric=choice.metric, detail=choice.reason))
+        elif choice.rule.shape is not None:
             notes.append(
                 QualityNote(
-                    kind="no_series",
-                    metric=rule.metric,
-                    detail=f"{rule.key}: Prometheus has no series for this query",
+                    kind="shape",
+                    metric=choice.metric,
+                    detail=(
+                        f"{choice.metric} read as {choice.rule.shape}: "
+                        f"{catalog.describe_shape(choice.rule)}"
+                    ),
                 )
             )
+    disk = next((c for c in choices if c.metric == "disk_used_bytes"), None)
+    if disk is not None and disk.rule is not None and disk.rule.series == "target":
+        unmeasured = [
+            f"{service.name} ({volume.name})"
+            for service in catalog.default_services()
+            for volume in service.volumes
+            if (service.name, volume.name) != (disk.rule.service, disk.rule.label)
+        ]
+        if unmeasured:
+            notes.append(
+                QualityNote(
+                    kind="unmeasured_volumes",
+                    metric="disk_used_bytes",
+                    count=len(unmeasured),
+                    detail=(
+                        "no kubelet volume stats (this Prometheus has no kubelet scrape job): "
+                        "only gitserver's disk is measured, by its own metrics; nothing "
+                        "measures " + ", ".join(unmeasured) + ", so their runway is unknown"
+                    ),
+                )
+            )
+    return notes
+
+
+def _gap_notes(summary: PullSummary) -> list[QualityNote]:
+    notes = []
     if summary.gaps:
         notes.append(
             QualityNote(kind="gaps", count=summary.gaps, detail=f"{summary.gaps} missing steps")

@@ -163,14 +163,15 @@ def queue_series() -> list[RawSeries]:
     ]
 
 
-def write_openmetrics(fleet: list[RawSeries], path: Path) -> None:
+def write_openmetrics(fleet: list[RawSeries], path: Path, shift_seconds: int = 0) -> None:
+    """The fleet as OpenMetrics text for promtool, moved in time by `shift_seconds`."""
     with path.open("w") as handle:
         for series in fleet:
             labels = ",".join(f'{k}="{v}"' for k, v in sorted(series.labels.items()))
             prefix = f"{series.name}{{{labels}}} "
             handle.writelines(
                 f"{prefix}{value:.10g} {stamp}\n"
-                for value, stamp in zip(series.values, TIMES, strict=True)
+                for value, stamp in zip(series.values, TIMES + shift_seconds, strict=True)
                 if not np.isnan(value)  # NaN marks a sample that was never scraped
             )
         handle.write("# EOF\n")
@@ -192,6 +193,20 @@ def backfill(openmetrics: Path, data_dir: Path) -> None:
         check=True,
         capture_output=True,
     )
+
+
+def chosen_queries(url: str, deployment: str, start: datetime = START, days: int = DAYS) -> int:
+    """How many queries a pull of [start, start + days] runs: one per metric with series."""
+    from healthcheck.catalog import load_catalog
+    from healthcheck.sources.prometheus import PrometheusClient
+    from healthcheck.sources.shapes import detect_shapes
+
+    begin = int(start.timestamp())
+    with PrometheusClient(url) as client:
+        choices = detect_shapes(
+            client, load_catalog(), deployment, begin, begin + days * 86_400, 300
+        )
+    return sum(1 for choice in choices if choice.rule is not None)
 
 
 def free_port() -> int:
@@ -285,6 +300,22 @@ def prometheus(
     server.start()
     yield server
     server.stop()
+
+
+def live_prometheus(
+    fleet: list[RawSeries], folder: Path, retention: str | None
+) -> PrometheusServer:
+    """A server whose data ends a few minutes ago, as a customer's does: the fleet moved in
+    time so its last sample is 3 minutes old (the scrapes of the last step still settling)."""
+    shift = int(time.time()) - 180 - int(TIMES[-1])
+    shift -= shift % SCRAPE_SECONDS
+    openmetrics = folder / "live.om"
+    write_openmetrics(fleet, openmetrics, shift)
+    backfill(openmetrics, folder / "live")
+    openmetrics.unlink()
+    server = PrometheusServer(folder / "live", folder, retention=retention)
+    server.start()
+    return server
 
 
 @pytest.fixture

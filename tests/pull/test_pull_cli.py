@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
-from conftest import START, FaultProxy, PrometheusServer
+from conftest import START, FaultProxy, RawSeries, live_prometheus
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 
@@ -204,9 +204,10 @@ def test_catalog_matches_containers_and_says_where_settings_live() -> None:
     assert any(t.name == "provisioning_container_cpu_usage_long_term" for t in catalog.thresholds)
 
 
-def test_a_short_retention_is_noted_with_what_to_set(tmp_path: Path) -> None:
-    server = PrometheusServer(tmp_path / "empty", tmp_path, retention=None)  # the 15-day default
-    server.start()
+def test_a_short_retention_is_noted_with_what_to_set(
+    fleet: list[RawSeries], tmp_path: Path
+) -> None:
+    server = live_prometheus(fleet, tmp_path, retention=None)  # the 15-day default
     try:
         customers = customers_file(tmp_path, server.url)
         doctor = run("doctor", "--customer", "acme", "--customers", str(customers))

@@ -20,9 +20,10 @@ from conftest import (
     FaultProxy,
     PrometheusServer,
     RawSeries,
+    chosen_queries,
+    live_prometheus,
 )
 
-from healthcheck.catalog import load_catalog
 from healthcheck.cli import cli
 from healthcheck.config import Customer
 from healthcheck.errors import ParameterError
@@ -262,7 +263,7 @@ def test_incremental_fetches_from_the_last_stored_point(proxy: FaultProxy, tmp_p
         incremental=True,
     )  # fmt: skip
     assert summary.since == START + timedelta(days=1)
-    queries = len(load_catalog().queries_for("helm"))
+    queries = chosen_queries(proxy.url, "helm")
     assert summary.chunks_fetched == queries  # one chunk per query
     assert proxy.range_queries() - first == queries + 1  # and the one counting counter resets
     cpu = series_of(store.read_metrics("acme"), "cpu_usage_cores", "gitserver-0")
@@ -292,11 +293,15 @@ def test_long_queries_go_as_post(proxy: FaultProxy) -> None:
 
 
 def test_steps_still_to_come_are_never_recorded_as_fetched(
-    proxy: FaultProxy, tmp_path: Path
+    fleet: list[RawSeries], tmp_path: Path
 ) -> None:
-    customer = Customer(name="acme", deployment="helm", prometheus={"url": proxy.url})
-    store = Store(tmp_path / "store")
-    now = datetime.now(UTC)
-    pull(store, customer, since=now - timedelta(hours=1), until=now + timedelta(days=30))
-    chunks = store.read_manifest("acme").chunks
-    assert chunks and max(c.end for c in chunks) <= now - timedelta(minutes=5)
+    server = live_prometheus(fleet, tmp_path, retention="100y")
+    try:
+        customer = Customer(name="acme", deployment="helm", prometheus={"url": server.url})
+        store = Store(tmp_path / "store")
+        now = datetime.now(UTC)
+        pull(store, customer, since=now - timedelta(hours=1), until=now + timedelta(days=30))
+        chunks = store.read_manifest("acme").chunks
+        assert chunks and max(c.end for c in chunks) <= now - timedelta(minutes=5)
+    finally:
+        server.stop()
