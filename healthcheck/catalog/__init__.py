@@ -10,6 +10,7 @@ pull runs for a deployment; `Catalog.matcher` turns a returned series' labels in
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib import resources
@@ -391,7 +392,7 @@ class Catalog(BaseModel):
 
 def pod_pattern(workload: str) -> str:
     """The pods of a workload: a StatefulSet ordinal, or a Deployment's <rs>-<id>."""
-    return rf"{re.escape(workload)}-(\d+|[a-z0-9]{{5,10}}-[a-z0-9]{{5}})"
+    return rf"{re.escape(workload)}-(\d+|[a-z0-9]{{1,10}}-[a-z0-9]{{5}})"
 
 
 def query_family(deployment: str) -> QueryFamily:
@@ -418,6 +419,11 @@ def _expand(grouped: dict[str, Any]) -> list[dict[str, Any]]:
                 own = one if isinstance(one, dict) else {"promql": one}
                 rules.append({"metric": metric, "family": family, **shared, **own})
     return rules
+
+
+# cAdvisor's own labels for a Kubernetes container (its --whitelisted_container_labels)
+_RAW_CONTAINER = "container_label_io_kubernetes_container_name"
+_RAW_POD = "container_label_io_kubernetes_pod_name"
 
 
 @dataclass(frozen=True)
@@ -463,10 +469,10 @@ class SeriesMatcher:
         self._stock = sorted(self._by_container.items(), key=lambda item: -len(item[0]))
         self._volumes = [(re.compile(p), name, vol, owner) for p, name, vol, owner in volumes]
 
-    def identify(self, rule: SeriesRule, labels: dict[str, str]) -> Identity | None:
+    def identify(self, rule: SeriesRule, labels: Mapping[str, str]) -> Identity | None:
         """The identity of one series, or None when it belongs to no catalog service."""
         if rule.series == "container":
-            return self._container(rule.family, labels)
+            return self.container(rule.family, labels)
         if rule.series == "volume":
             return self._volume(labels.get("persistentvolumeclaim", ""))
         if rule.series == "target":
@@ -479,7 +485,11 @@ class SeriesMatcher:
             return Identity(rule.service or "", "", labels.get(rule.label_from, ""))
         return Identity(rule.service or "", "", rule.label or "")
 
-    def _container(self, family: QueryFamily, labels: dict[str, str]) -> Identity | None:
+    def container(self, family: QueryFamily, labels: Mapping[str, str]) -> Identity | None:
+        """The catalog service and instance of a cAdvisor or kube-state-metrics series, in any
+        shape: `container`/`pod` (kube-prometheus, or a raw cAdvisor's
+        `container_label_io_kubernetes_*`), a stock install's `name` = <container>-<pod>, or a
+        compose `name`; None for anything else (pause containers, cgroups, sidecars)."""
         if family == "docker-compose":
             name = labels.get("name", "")
             for pattern, service in self._compose:
@@ -488,6 +498,8 @@ class SeriesMatcher:
             return None
         if "pod" in labels or "container" in labels:  # kube-prometheus
             return self._pod(labels.get("container", ""), labels.get("pod", ""))
+        if _RAW_POD in labels:  # a cAdvisor series before any relabelling
+            return self._pod(labels.get(_RAW_CONTAINER, ""), labels[_RAW_POD])
         name = labels.get("name", "")  # the stock shape
         for container, _ in self._stock:
             if name.startswith(f"{container}-"):

@@ -86,6 +86,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from healthcheck.catalog import load_catalog, query_family
 from healthcheck.contract import METRICS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, validate_metrics_frame
 from healthcheck.errors import ParameterError, SchemaError, SourceError
 from healthcheck.sources.exposition import BLOCK_BYTES, Block, ExpositionReader, Series
@@ -200,55 +201,6 @@ _BY_SAMPLE: dict[str, list[SourceMetric]] = {}
 for _metric in SOURCE_METRICS:
     _BY_SAMPLE.setdefault(_metric.sample, []).append(_metric)
 
-# Kubernetes: (container, pod name prefix, catalog service). The pod prefix tells the three
-# Postgres services apart (codeintel-db's container is also called pgsql) and finds the pod
-# in Sourcegraph's cAdvisor ``name`` = "<container>-<pod>".
-_K8S_CONTAINERS: tuple[tuple[str, str, str], ...] = (
-    ("frontend", "sourcegraph-frontend", "frontend"),
-    ("gitserver", "gitserver", "gitserver"),
-    ("zoekt-webserver", "indexed-search", "zoekt-webserver"),
-    ("zoekt-indexserver", "indexed-search", "zoekt-indexserver"),
-    ("searcher", "searcher", "searcher"),
-    ("worker", "worker", "worker"),
-    ("precise-code-intel-worker", "precise-code-intel-worker", "precise-code-intel-worker"),
-    ("syntactic-code-intel-worker", "syntactic-code-intel-worker", "syntactic-code-intel-worker"),
-    ("syntect-server", "syntect-server", "syntect-server"),
-    ("pgsql", "pgsql", "pgsql"),
-    ("pgsql", "codeintel-db", "codeintel-db"),
-    ("codeinsights", "codeinsights-db", "codeinsights-db"),
-    ("redis-cache", "redis-cache", "redis-cache"),
-    ("redis-store", "redis-store", "redis-store"),
-    ("blobstore", "blobstore", "blobstore"),
-    ("prometheus", "prometheus", "prometheus"),
-    ("grafana", "grafana", "grafana"),
-    ("otel-collector", "otel-collector", "otel-collector"),
-)
-# docker-compose: the container_name patterns of Sourcegraph's dashboards (reference §1.3),
-# split into our catalog's services; first match wins, exporters never match.
-_COMPOSE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), service)
-    for pattern, service in (
-        (r"-exporter$", ""),
-        (r"^(frontend|sourcegraph-frontend)", "frontend"),
-        (r"^gitserver", "gitserver"),
-        (r"^zoekt-webserver", "zoekt-webserver"),
-        (r"^zoekt-indexserver", "zoekt-indexserver"),
-        (r"^searcher", "searcher"),
-        (r"^worker", "worker"),
-        (r"^precise-code-intel-worker", "precise-code-intel-worker"),
-        (r"^syntactic-code-intel-worker", "syntactic-code-intel-worker"),
-        (r"^syntect-server", "syntect-server"),
-        (r"^codeintel-db", "codeintel-db"),
-        (r"^codeinsights", "codeinsights-db"),
-        (r"^pgsql", "pgsql"),
-        (r"^redis-cache", "redis-cache"),
-        (r"^redis-store", "redis-store"),
-        (r"^blobstore", "blobstore"),
-        (r"^prometheus", "prometheus"),
-        (r"^grafana", "grafana"),
-        (r"^otel-collector", "otel-collector"),
-    )
-)
 _GITSERVER_VOLUME = "repos"  # the catalog's name for gitserver's volume
 
 _STEP = re.compile(r"^(\d+)([smh])$")
@@ -767,34 +719,16 @@ def _identity(
 
 
 def _container(labels: Mapping[str, str], deployment: Deployment) -> tuple[str, str] | str:
-    """(service, instance) of a container series, or the container's name when not ours."""
+    """(service, instance) of a container series, as the pull's catalog matcher names it, or
+    the container's name when it is not one of ours (a pause container, a cgroup, a sidecar)."""
+    found = load_catalog().matcher.container(query_family(deployment), labels)
+    if found is not None:
+        return found.service, found.instance
     container = labels.get("container", labels.get("container_label_io_kubernetes_container_name"))
     pod = labels.get("pod", labels.get("container_label_io_kubernetes_pod_name"))
-    if container is not None or pod is not None:
-        if not container or not pod or container == "POD":
-            return f"pod cgroup {pod or '?'}"
-        service = _k8s_service(container, pod)
-        return (service, pod) if service else container
-    name = labels.get("name", "")
-    if not name:
-        return "(no name, container or pod label)"
-    if deployment != "docker-compose":  # Sourcegraph's own cAdvisor: "<container>-<pod>"
-        for known, prefix, service in _K8S_CONTAINERS:
-            if name.startswith(f"{known}-{prefix}"):
-                return service, name[len(known) + 1 :]
-        return name
-    for pattern, service in _COMPOSE_PATTERNS:
-        if pattern.search(name):
-            return (service, name) if service else name
-    return name
-
-
-def _k8s_service(container: str, pod: str) -> str | None:
-    matching = [s for c, prefix, s in _K8S_CONTAINERS if c == container and pod.startswith(prefix)]
-    if matching:
-        return matching[0]
-    by_container = {s for c, _, s in _K8S_CONTAINERS if c == container}
-    return by_container.pop() if len(by_container) == 1 else None  # a renamed release
+    if pod is not None and container in ("", "POD", None):
+        return f"pod cgroup {pod}"
+    return container or labels.get("name") or "(no name, container or pod label)"
 
 
 def _gitserver_instance(labels: Mapping[str, str]) -> str | None:
