@@ -12,7 +12,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from healthcheck.catalog import Service, load_catalog
-from healthcheck.checks.configuration import quantity
+from healthcheck.catalog.settings import quantity
 from healthcheck.models.formats import render
 from healthcheck.models.recommendation import GIB, Recommendation
 

@@ -35,6 +35,7 @@ from healthcheck.catalog import Catalog, SeriesRule, load_catalog
 from healthcheck.config import Customer
 from healthcheck.errors import ConfigError, HealthcheckError, ParameterError, SourceError
 from healthcheck.sources.chunks import PROMETHEUS_MAX_POINTS, Chunk, plan_chunks
+from healthcheck.sources.configured import configured_memory_requests
 from healthcheck.sources.prometheus import Matrix, PrometheusClient
 from healthcheck.sources.shapes import ShapeChoice, detect_shapes
 from healthcheck.store import ChunkRecord, Inventory, LoadRecord, Store
@@ -61,6 +62,7 @@ class QualityNote(BaseModel):
         "deployment_config",
         "shape",
         "unmeasured_volumes",
+        "configured",
     ]
     metric: str | None = None
     count: int = 0
@@ -173,6 +175,7 @@ def pull(
             store, customer.name, fetch(client, catalog, tasks, concurrency), summary, on_chunk
         )
         summary.quality.extend(_gap_notes(summary))
+        summary.quality.extend(_fill_configured(store, customer, catalog, choices, since, until))
         if tasks:  # a rerun with nothing to fetch sends no range query at all
             summary.quality.extend(_reset_notes(client, catalog, rules, since, until))
         summary.retries = client.stats.retries
@@ -639,6 +642,27 @@ def shape_notes(catalog: Catalog, choices: Sequence[ShapeChoice]) -> list[Qualit
                 )
             )
     return notes
+
+
+def _fill_configured(
+    store: Store,
+    customer: Customer,
+    catalog: Catalog,
+    choices: Sequence[ShapeChoice],
+    since: datetime,
+    until: datetime,
+) -> list[QualityNote]:
+    """A Kubernetes install without any memory-request series (a stock one): store the
+    configured requests of the containers pulled, and say where each came from."""
+    if customer.deployment == "docker-compose":  # compose has no requests at all
+        return []
+    if any(c.metric == "memory_request_bytes" and c.rule is not None for c in choices):
+        return []
+    configured = configured_memory_requests(store, customer, catalog, since, until)
+    if configured is None:
+        return []
+    store.write_metrics(customer.name, configured.frame)
+    return [QualityNote(kind="configured", metric="memory_request_bytes", detail=configured.detail)]
 
 
 def _gap_notes(summary: PullSummary) -> list[QualityNote]:

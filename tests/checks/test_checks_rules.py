@@ -20,12 +20,12 @@ from checks_testdata import (
 )
 
 from healthcheck.catalog import load_catalog
-from healthcheck.checks import Finding, run_checks
-from healthcheck.checks.configuration import (
+from healthcheck.catalog.settings import (
     quantity,
     settings_from_compose,
     settings_from_kustomize,
 )
+from healthcheck.checks import Finding, run_checks
 from healthcheck.checks.releases import Version, load_releases, upgrade_path
 from healthcheck.config import Customer
 from healthcheck.quarters import Quarter

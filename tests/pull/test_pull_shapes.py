@@ -109,6 +109,16 @@ def test_a_stock_helm_install_stores_what_the_compose_path_stores(
         assert set(limits.get_group("cpu_request_cores")) == {c.cpu_request_cores}
         restarts = limits.get_group("container_restarts").sum()
         assert restarts == (1 if c.service == "gitserver" else 0), c.service
+    # a stock install has no memory request: the chart's default, and the pull says so
+    catalog = load_catalog()
+    requests = per_service(helm, "memory_request_bytes")
+    assert requests.keys() == {c.service for c in CONTAINERS}
+    for service, values in requests.items():
+        assert set(values) == {catalog.service(service).resources.memory_request}
+        assert len(values) == 3 * 24  # hourly: (START, END] ends on the hour
+    notes = store.read_manifest("ironbark").loads[-1].quality
+    configured = [n["detail"] for n in notes if n["kind"] == "configured"]
+    assert configured and "from the Helm chart's defaults" in configured[0]
     replicas = per_service(helm, "replicas")
     assert {float(v.max()) for v in replicas.values()} == {1.0}
 
@@ -229,3 +239,27 @@ def test_the_catalog_query_for_stock_names_never_matches_noise() -> None:
         "codeintel-db",
         "codeintel-db-0",
     )
+
+
+def test_a_stock_install_takes_memory_requests_from_its_override(
+    helm_server: PrometheusServer, tmp_path: Path
+) -> None:
+    override = tmp_path / "values.yaml"
+    override.write_text("gitserver:\n  resources:\n    requests:\n      memory: 12Gi\n")
+    entry = Customer(
+        name="ironbark",
+        deployment="helm",
+        prometheus={"url": helm_server.url},
+        deployment_config=override,
+    )
+    store = Store(tmp_path / "store")
+    pull(store, entry, since=START, until=START + timedelta(hours=6))
+    requests = per_service(store.read_metrics("ironbark"), "memory_request_bytes")
+    assert set(requests["gitserver"]) == {12 * 2**30}
+    assert set(requests["searcher"]) == {
+        load_catalog().service("searcher").resources.memory_request
+    }
+    notes = store.read_manifest("ironbark").loads[-1].quality
+    detail = next(n["detail"] for n in notes if n["kind"] == "configured")
+    assert f"gitserver from the deployment override {override}" in detail
+    assert "searcher" in detail.split("from the Helm chart's defaults")[0]
