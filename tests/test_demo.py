@@ -43,6 +43,13 @@ LATEST = datetime(2026, 7, 1, tzinfo=UTC)  # the latest full quarter, where prob
 END = datetime(2026, 10, 1, tzinfo=UTC)
 FLEET = demo_fleet()
 SERVICES = load_catalog().default_services()
+
+
+def services_of(deployment: str) -> set[str]:
+    """What a default install of the deployment runs (Kustomize turns syntactic code intel on)."""
+    return {s.name for s in load_catalog().default_services(deployment)}
+
+
 REQUESTS = {"cpu_request_cores", "memory_request_bytes"}
 SERVICE_LEVEL = {
     "replicas",
@@ -281,7 +288,7 @@ def test_every_problem_generates_on_every_deployment(deployment: str) -> None:
         "probe", "Probe", 5_000, 20_000, deployment, "7.3.2527", PROBLEMS, "Asia/Tokyo"
     )
     frame = validate_metrics_frame(generate_customer(customer, START, START + timedelta(days=14)))
-    assert set(frame["service"].cat.categories) == {s.name for s in SERVICES}
+    assert set(frame["service"].cat.categories) == services_of(deployment)
     assert frame["metric"].nunique() == len(METRICS) - (2 if deployment == "docker-compose" else 0)
 
 
@@ -371,7 +378,7 @@ def test_store_holds_every_metric_for_every_service(store: Store) -> None:
             services = names(
                 read(store, customer.name, metric, since=END - timedelta(days=1))["service"]
             )
-            assert services == {s.name for s in SERVICES}, (customer.name, metric)
+            assert services == services_of(customer.deployment), (customer.name, metric)
         for metric in ("search_requests_per_second", "active_users", "disk_used_bytes"):
             times = read(store, customer.name, metric)["timestamp"]
             assert times.max() == pd.Timestamp(END)
@@ -405,22 +412,39 @@ def test_instances_are_named_as_the_deployment_names_them(store: Store) -> None:
         limits = read(store, customer.name, "memory_limit_bytes")
         for service in SERVICES:
             instances = names(limits.loc[limits["service"] == service.name, "instance"])
+            # pods as Kubernetes names them: after the workload, not the catalog service
+            # (zoekt-webserver runs in indexed-search-0, frontend in sourcegraph-frontend-…)
+            workload = re.escape(service.kubernetes_names(customer.deployment).workload)
             if customer.deployment == "docker-compose":
                 assert instances == set(service.compose_containers)
             elif service.kind == "Deployment":
-                pattern = rf"{re.escape(service.name)}-{POD}{{9,10}}-{POD}{{5}}"
+                pattern = rf"{workload}-{POD}{{9,10}}-{POD}{{5}}"
                 assert all(re.fullmatch(pattern, i) for i in instances), instances
                 replicas = read(store, customer.name, "replicas", service.name)["value"]
                 assert len(instances) == 3 * replicas.iloc[0]  # one rollout per quarter
             else:
-                assert all(re.fullmatch(rf"{re.escape(service.name)}-\d+", i) for i in instances)
+                assert all(re.fullmatch(rf"{workload}-\d+", i) for i in instances), instances
         for metric in SERVICE_LEVEL:
             recent = read(store, customer.name, metric, since=END - timedelta(days=7))
             assert names(recent["instance"]) == {""}
+        # the volumes a pull of that deployment measures: every claim through the kubelet, and
+        # on docker-compose gitserver's disk only (its own metrics); the catalog's matcher
+        # gives each claim the instance a pull gives it
         volumes = read(store, customer.name, "disk_capacity_bytes")
         for service in SERVICES:
-            labels = names(volumes.loc[volumes["service"] == service.name, "label"])
-            assert labels == {v.name for v in service.volumes}
+            part = volumes[volumes["service"] == service.name]
+            measured = customer.deployment != "docker-compose" or service.name == "gitserver"
+            assert names(part["label"]) == (
+                {v.name for v in service.volumes} if measured else set()
+            )
+            for volume in service.volumes if measured else []:
+                if customer.deployment == "docker-compose":
+                    continue
+                for instance in names(part.loc[part["label"] == volume.name, "instance"]):
+                    claim = volume.claim(instance) if not volume.standalone else volume.name
+                    rule = load_catalog().candidates_for("helm")["disk_used_bytes"][0]
+                    found = load_catalog().matcher.identify(rule, {"persistentvolumeclaim": claim})
+                    assert found is not None and found.instance == instance, (claim, instance)
 
 
 def test_kubernetes_size_follows_the_customer(store: Store) -> None:
@@ -448,6 +472,18 @@ def test_inventory_and_manifest(store: Store) -> None:
         (load,) = store.read_manifest(customer.name).loads
         assert (load.source, load.loaded_at, load.start, load.end) == ("demo", END, START, END)
         assert load.rows > 3_000_000 and load.metrics == sorted(METRICS)
+        # what a pull of a real install of its kind would have noted: ironbark-financial a
+        # stock Helm install, kestrel-mobility kube-prometheus, lumen-labs docker-compose
+        notes = load.quality or []
+        shapes = {n["detail"].split(": ")[0] for n in notes if n["kind"] == "shape"}
+        configured = [n for n in notes if n["kind"] == "configured"]
+        if customer.name == "ironbark-financial":
+            assert "cpu_usage_cores read as stock" in shapes and configured
+            assert "disk_used_bytes read as kubelet" in shapes
+        elif customer.name == "kestrel-mobility":
+            assert "cpu_usage_cores read as kube-prometheus" in shapes and not configured
+        else:
+            assert not shapes and not configured
 
 
 # ------------------------------------------------------------------------------ planted problems

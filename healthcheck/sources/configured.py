@@ -74,7 +74,12 @@ def configured_memory_requests(
     frame = pd.concat(rows, ignore_index=True)
     frame.insert(1, "metric", "memory_request_bytes")
     frame["label"] = ""
-    detail = (
+    return ConfiguredValues(frame, configured_detail(sources))
+
+
+def configured_detail(sources: dict[str, list[str]]) -> str:
+    """The manifest's note: which services' requests came from which source."""
+    return (
         "memory_request_bytes: a stock install exposes no memory request (no kube-state-metrics,"
         " and cgroups carry limits only), so it is the configured value: "
         + "; ".join(
@@ -82,7 +87,6 @@ def configured_memory_requests(
             for source, services in sorted(sources.items())
         )
     )
-    return ConfiguredValues(frame, detail)
 
 
 def _override(customer: Customer, catalog: Catalog) -> tuple[dict[str, dict[str, float]], str]:

@@ -317,9 +317,44 @@ def _write_customer(store: Store, customer: DemoCustomer, start: datetime, end: 
         customer.name,
         # loaded_at is the window end, not the wall clock, so the manifest is byte-deterministic.
         LoadRecord(
-            source="demo", loaded_at=end, start=start, end=end, metrics=sorted(METRICS), rows=rows
+            source="demo",
+            loaded_at=end,
+            start=start,
+            end=end,
+            metrics=sorted(METRICS),
+            rows=rows,
+            quality=_quality_notes(plan),
         ),
     )
+
+
+# What each demo customer's Prometheus holds, as a real install of its kind: ironbark-financial
+# (Helm) a stock install's own Prometheus, kestrel-mobility (Kustomize) kube-prometheus.
+PROMETHEUS_SHAPES: dict[str, tuple[str, ...]] = {
+    "helm": ("stock", "kubelet"),
+    "kustomize": ("kube-prometheus", "kubelet"),
+    "docker-compose": (),
+}
+
+
+def _quality_notes(plan: _Plan) -> list[dict[str, Any]]:
+    """The notes a pull of this customer's Prometheus would leave: which shape each metric was
+    read in, what it lacks, and where a stock install's memory requests came from."""
+    from healthcheck.sources.configured import configured_detail
+    from healthcheck.sources.pull import shape_notes  # the pull's own wording
+    from healthcheck.sources.shapes import choose_known
+
+    catalog = load_catalog()
+    deployment = plan.customer.deployment
+    notes = shape_notes(catalog, choose_known(catalog, deployment, PROMETHEUS_SHAPES[deployment]))
+    dumped: list[dict[str, Any]] = [note.model_dump() for note in notes]
+    if "stock" in PROMETHEUS_SHAPES[deployment]:
+        services = [s.name for s in plan.services]
+        detail = configured_detail({"the demo's deployment override": services})
+        dumped.append(
+            {"kind": "configured", "metric": "memory_request_bytes", "count": 0, "detail": detail}
+        )
+    return dumped
 
 
 # Small frames (hourly settings, queues, daily counts) are written together: a store write has
@@ -430,7 +465,7 @@ def _plan(customer: DemoCustomer, start: datetime, end: datetime) -> _Plan:
     first, last = _window(start, end)
     quarter_start = Quarter.containing(_timestamp(last - 1)).start
     latest = max(first, min(_ns(quarter_start), last - _MIN_WINDOW_DAYS * _DAY))
-    services = tuple(load_catalog().default_services())
+    services = tuple(load_catalog().default_services(customer.deployment))
     maintenance = _maintenance(customer, first, last)
     sizing = {s.name: _sizing(customer, s) for s in services}
     return _Plan(
@@ -585,7 +620,7 @@ def _sizing(customer: DemoCustomer, service: Service) -> _Sizing:
     profile = _PROFILES.get(service.name, _DEFAULT_PROFILE)
     cpu_factor, memory_factor = _load_factors(customer)
     chart = service.resources
-    default_replicas = max(1, service.replicas)
+    default_replicas = max(1, service.default_replicas(customer.deployment))
     replicas = _replicas(customer, service, cpu_factor)
     cpu_peak = chart.cpu_limit * profile.cpu * default_replicas * cpu_factor / replicas
     # Shards split the data between them; stateless replicas each hold the same caches.
@@ -623,7 +658,7 @@ def _sizing(customer: DemoCustomer, service: Service) -> _Sizing:
 def _replicas(customer: DemoCustomer, service: Service, cpu_factor: float) -> int:
     if customer.deployment == "docker-compose":
         return len(service.compose_containers)
-    default = max(1, service.replicas)
+    default = max(1, service.default_replicas(customer.deployment))
     if service.stateless or service.name in _SHARDED:
         return max(default, math.ceil(default * cpu_factor / 1.7))
     return default
@@ -655,15 +690,17 @@ def _pods(
     if customer.deployment == "docker-compose":
         names = service.compose_containers
         return tuple(_Pod(names[slot], slot, start, end) for slot in range(replicas))
+    # as Kubernetes names them: <workload>-<ordinal>, <workload>-<template hash>-<id>
+    workload = service.kubernetes_names(customer.deployment).workload
     if service.kind != "Deployment":
-        return tuple(_Pod(f"{service.name}-{slot}", slot, start, end) for slot in range(replicas))
+        return tuple(_Pod(f"{workload}-{slot}", slot, start, end) for slot in range(replicas))
     bounds = (start, *maintenance, end)
     pods = []
     for generation in range(len(bounds) - 1):
         rng = _rng(customer.name, "pods", service.name, generation)
         template_hash = _random_name(rng, int(rng.integers(9, 11)))
         for slot in range(replicas):
-            instance = f"{service.name}-{template_hash}-{_random_name(rng, 5)}"
+            instance = f"{workload}-{template_hash}-{_random_name(rng, 5)}"
             pods.append(_Pod(instance, slot, bounds[generation], bounds[generation + 1]))
     return tuple(pods)
 
@@ -846,37 +883,46 @@ def _plant_throttling_bursts(
 
 # Volumes other than gitserver's and zoekt's: (share of capacity used at the end, share of that
 # added over the window). Caches and Prometheus (retention) stay level; databases grow slowly.
+# Per service (each has one volume): the share of its volume in use at the end, and how much of
+# that arrived over the window.
 _VOLUME_FILL = {
-    ("searcher", "cache"): (0.55, 0.0),
-    ("pgsql", "data"): (0.18, 0.12),
-    ("codeintel-db", "data"): (0.25, 0.2),
-    ("codeinsights-db", "data"): (0.05, 0.1),
-    ("redis-cache", "data"): (0.04, 0.0),
-    ("redis-store", "data"): (0.02, 0.05),
-    ("blobstore", "data"): (0.12, 0.25),
-    ("prometheus", "data"): (0.35, 0.0),
-    ("grafana", "data"): (0.03, 0.0),
+    "searcher": (0.55, 0.0),
+    "pgsql": (0.18, 0.12),
+    "codeintel-db": (0.25, 0.2),
+    "codeinsights-db": (0.05, 0.1),
+    "redis-cache": (0.04, 0.0),
+    "redis-store": (0.02, 0.05),
+    "blobstore": (0.12, 0.25),
+    "prometheus": (0.35, 0.0),
+    "grafana": (0.03, 0.0),
 }
 _DEFAULT_FILL = (0.2, 0.1)
 
 
 def _service_disks(plan: _Plan, service: Service) -> Iterator[_Disk]:
+    """The volumes a pull of this deployment would measure: every claim on Kubernetes (the
+    kubelet's volume stats), gitserver's disk only on docker-compose (its own metrics)."""
+    deployment = plan.customer.deployment
+    if deployment == "docker-compose" and service.name != "gitserver":
+        return
     replicas = plan.sizing[service.name].replicas
     repository_bytes = plan.customer.repositories * _AVERAGE_REPOSITORY_BYTES
     load = plan.growth(plan.hourly)
     for volume in service.volumes:
         rng = _rng(plan.customer.name, "disk", service.name, volume.name)
-        for slot in range(replicas):
+        size = service.volume_size(volume, deployment)
+        # a claim template gives each pod its own claim; a standalone claim is one volume
+        for slot in range(1 if volume.standalone else replicas):
             if service.name == "gitserver" and "gitserver-disk-filling" in plan.customer.problems:
                 capacity, used = _filling_disk(plan, repository_bytes / replicas, rng)
             elif service.name in ("gitserver", "zoekt-webserver"):
                 share = _GIT_OVERHEAD if service.name == "gitserver" else _ZOEKT_INDEX_SHARE
                 used_end = repository_bytes * share / replicas
-                capacity = max(volume.size_bytes, _round_up(used_end / _DISK_FILL_HEALTHY))
+                capacity = max(size, _round_up(used_end / _DISK_FILL_HEALTHY))
                 used = used_end * load
             else:
-                fill, growth = _VOLUME_FILL.get((service.name, volume.name), _DEFAULT_FILL)
-                capacity = volume.size_bytes
+                fill, growth = _VOLUME_FILL.get(service.name, _DEFAULT_FILL)
+                capacity = size
                 used = capacity * fill * (1 - growth * (1 - plan.hourly.elapsed))
             # Writes and housekeeping move a volume by a few hundred MB over a day.
             wobble = 1 + 0.0005 * _smooth_noise(rng, (1, len(used)), width=24)[0]
@@ -1034,7 +1080,9 @@ def _oom_series(plan: _Plan, simulation: _Simulation) -> list[_Series]:
 
 
 def _disk_series(plan: _Plan, simulation: _Simulation, *, capacity: bool) -> list[_Series]:
-    """Per volume and container; a Deployment's volume follows its pod across rollouts."""
+    """Per volume, under the instance a pull gives it: the pod of a claim template's claim, the
+    owner of a standalone claim (its StatefulSet's pod, its Deployment); on docker-compose the
+    gitserver container."""
     series = []
     for disk in simulation.disks:
         for pod in plan.pods[disk.service]:
@@ -1043,8 +1091,19 @@ def _disk_series(plan: _Plan, simulation: _Simulation, *, capacity: bool) -> lis
             span = plan.hourly.span(pod.after, pod.until)
             times = plan.hourly.times[span]
             values = np.full(len(times), disk.capacity) if capacity else disk.used[span]
-            series.append(_Series(disk.service, pod.instance, disk.volume, times, values))
+            instance = _volume_instance(plan, disk, pod.instance)
+            series.append(_Series(disk.service, instance, disk.volume, times, values))
     return series
+
+
+def _volume_instance(plan: _Plan, disk: _Disk, pod: str) -> str:
+    if plan.customer.deployment == "docker-compose":
+        return pod
+    catalog = load_catalog()
+    volume = next(v for v in catalog.service(disk.service).volumes if v.name == disk.volume)
+    rule = next(r for r in catalog.queries_for("helm") if r.series == "volume")
+    found = catalog.matcher.identify(rule, {"persistentvolumeclaim": volume.claim(pod)})
+    return found.instance if found is not None else pod
 
 
 def _replica_series(plan: _Plan) -> list[_Series]:
@@ -1186,6 +1245,8 @@ class _Categories:
     @classmethod
     def of(cls, plan: _Plan) -> _Categories:
         instances = {pod.instance for pods in plan.pods.values() for pod in pods}
+        # a standalone claim's owner: its StatefulSet's pod (already there) or its Deployment
+        instances |= {s.kubernetes.workload for s in plan.services if s.kind == "Deployment"}
         volumes = {v.name for s in plan.services for v in s.volumes}
         return cls(
             metrics=list(METRICS),

@@ -55,6 +55,17 @@ def detect_shapes(
     return choices
 
 
+def choose_known(catalog: Catalog, deployment: str, shapes: tuple[str, ...]) -> list[ShapeChoice]:
+    """The choices a server holding exactly `shapes` would give (each metric's first candidate
+    of one of them, or of the family's only shape): what the demo fleet says it was read as."""
+    choices = []
+    for metric, candidates in catalog.candidates_for(deployment).items():
+        rule = next((r for r in candidates if r.shape is None or r.shape in shapes), None)
+        reason = "" if rule is not None else why_none(metric, candidates, [])
+        choices.append(ShapeChoice(metric, rule, reason=reason))
+    return choices
+
+
 def _choose(
     client: PrometheusClient,
     catalog: Catalog,
@@ -77,10 +88,10 @@ def _choose(
             return ShapeChoice(metric, rule, tuple(sorted(services)))
         if found:
             unmatched.append(f"{rule.key}: {len(found)} series, none of a catalog service")
-    return ShapeChoice(metric, None, reason=_why_none(metric, candidates, unmatched))
+    return ShapeChoice(metric, None, reason=why_none(metric, candidates, unmatched))
 
 
-def _why_none(metric: str, candidates: list[SeriesRule], unmatched: list[str]) -> str:
+def why_none(metric: str, candidates: list[SeriesRule], unmatched: list[str]) -> str:
     if unmatched:
         return "; ".join(unmatched) + " (check that container names match the catalog)"
     shapes = {rule.shape for rule in candidates}
