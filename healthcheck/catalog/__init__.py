@@ -248,6 +248,10 @@ class SeriesRule(BaseModel):
     )
     aggregate: Literal["sum"] | None = None
     resets: str | None = Field(default=None, description="the counter selector behind a rate")
+    known_until: str | None = Field(
+        default=None,
+        description="the newest Sourcegraph version whose public source names these series",
+    )
 
     @property
     def key(self) -> str:
@@ -407,7 +411,7 @@ _SELECTOR = re.compile(r"\b[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^{}]*\}|(?=\s*\[))")
 def _expand(grouped: dict[str, Any]) -> list[dict[str, Any]]:
     """One rule per (metric, family, shape): an entry is PromQL, a mapping, or a list of
     mappings with a `shape` each, the preferred shape first."""
-    shared_keys = ("series", "service", "label", "label_from", "aggregate")
+    shared_keys = ("series", "service", "label", "label_from", "aggregate", "known_until")
     rules = []
     for metric, spec in grouped.items():
         shared = {k: spec[k] for k in shared_keys if k in spec}

@@ -97,7 +97,14 @@ def why_none(metric: str, candidates: list[SeriesRule], unmatched: list[str]) ->
     shapes = {rule.shape for rule in candidates}
     if metric in NOT_IN_STOCK and "stock" not in shapes:
         return f"no kube-state-metrics series: {NOT_IN_STOCK[metric]}"
-    return "no series in " + " or ".join(_source(rule) for rule in candidates)
+    reason = "no series in " + " or ".join(_source(rule) for rule in candidates)
+    known = next((rule.known_until for rule in candidates if rule.known_until), None)
+    if known:
+        reason += (
+            f"; its name is known from Sourcegraph {known} only: a newer version may have "
+            "renamed it (look for it in the service's /metrics)"
+        )
+    return reason
 
 
 def _source(rule: SeriesRule) -> str:

@@ -263,3 +263,28 @@ def test_a_stock_install_takes_memory_requests_from_its_override(
     detail = next(n["detail"] for n in notes if n["kind"] == "configured")
     assert f"gitserver from the deployment override {override}" in detail
     assert "searcher" in detail.split("from the Helm chart's defaults")[0]
+
+
+def test_a_queue_metric_known_only_from_old_sources_says_it_may_be_renamed(
+    kustomize_server: PrometheusServer, tmp_path: Path
+) -> None:
+    from healthcheck.sources.prometheus import PrometheusClient
+    from healthcheck.sources.shapes import ShapeChoice, detect_shapes
+
+    catalog = load_catalog()
+    renamed = [r.metric for r in catalog.queries_for("kustomize") if r.known_until]
+    assert len(renamed) == 4
+    begin = int(START.timestamp())
+    with PrometheusClient(kustomize_server.url) as client:
+
+        def choices(start: int, end: int) -> dict[str, ShapeChoice]:
+            found = detect_shapes(client, catalog, "kustomize", start, end, STEP)
+            return {c.metric: c for c in found}
+
+        # the first day's first hour: every queue series is there ...
+        assert all(choices(begin, begin + 3600)[m].rule is not None for m in renamed)
+        # ... and a week before them, nothing is: the reason names the version the name is from
+        early = choices(begin - 7 * 86_400, begin - 6 * 86_400)
+    for metric in renamed:
+        assert "known from Sourcegraph 5.x only" in early[metric].reason, metric
+    assert "known from" not in early["index_queue_length"].reason
