@@ -288,3 +288,32 @@ def test_a_queue_metric_known_only_from_old_sources_says_it_may_be_renamed(
     for metric in renamed:
         assert "known from Sourcegraph 5.x only" in early[metric].reason, metric
     assert "known from" not in early["index_queue_length"].reason
+
+
+def test_export_reads_the_stock_shape_and_import_stores_what_pull_stores(
+    pulled: tuple[Store, FaultProxy], helm_server: PrometheusServer, tmp_path: Path
+) -> None:
+    import json
+
+    import pyarrow.parquet as pq
+
+    from healthcheck.sources.export import export_file
+
+    store, _ = pulled
+    path = tmp_path / "ironbark.parquet"
+    export_file(customer("ironbark", "helm", helm_server.url), path, since=START, until=END)
+    metadata = json.loads(pq.read_schema(path).metadata[b"healthcheck"])
+    assert metadata["shapes"]["cpu_usage_cores"] == "stock"
+    assert metadata["shapes"]["disk_used_bytes"] == "kubelet"
+    assert metadata["shapes"]["memory_request_bytes"].startswith("none: ")
+    customers = tmp_path / "customers.yaml"
+    customers.write_text("customers:\n  - {name: ironbark, deployment: helm}\n")
+    result = run("import", str(path), "--customer", "ironbark", "--store",
+                 str(tmp_path / "store"), "--customers", str(customers))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    imported = Store(tmp_path / "store").read_metrics("ironbark", "cpu_usage_cores")
+    pulled_cpu = store.read_metrics("ironbark", "cpu_usage_cores")
+    keys = ["timestamp", "service", "instance"]
+    joined = imported.merge(pulled_cpu, on=keys, suffixes=("_imported", "_pulled"))
+    assert len(joined) == len(pulled_cpu) == len(imported)
+    np.testing.assert_array_equal(joined["value_imported"], joined["value_pulled"])
