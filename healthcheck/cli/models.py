@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from healthcheck.cli import cli, customers_option, status, store_option
-from healthcheck.errors import ParameterError
+from healthcheck.errors import MissingDataError, ParameterError
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([dw])$")
 
@@ -245,8 +245,9 @@ def backtest(
     "--memory-risk",
     type=float,
     default=None,
-    help="healthcheck only: tolerated share of past origins whose next peak "
-    "would exceed the memory limit (default 0.05).",
+    help="healthcheck only: tolerated share of past origins whose next peak would exceed "
+    "the memory limit (default 0.05); lower is safer and larger. The curve: "
+    "`healthcheck backtest --recommender healthcheck:memory_risk=0.01 ...`.",
 )
 @click.option(
     "--what-if",
@@ -338,6 +339,14 @@ def recommend(
     for rec in recs:
         if not rec.ok:
             click.echo(f"left out {rec.series}: {rec.reason}", err=True)
+        for resource, why in rec.missing.items():
+            click.echo(f"no {resource} recommendation for {rec.series}: {why}", err=True)
+    if not any(rec.ok for rec in recs):
+        reasons = sorted({rec.reason for rec in recs}) or ["no cpu or memory usage series"]
+        raise MissingDataError(
+            f"nothing to recommend: none of {len(recs)} series has enough history "
+            f"({'; '.join(reasons[:3])})"
+        )
     text, left_out = render(output_format, recs)
     for line in left_out:
         click.echo(f"left out {line}", err=True)

@@ -3,21 +3,30 @@
 A recommender is a scikit-learn style estimator: hyper-parameters in ``__init__`` (stored
 verbatim), ``fit(history)`` returns ``self`` and keeps learned state in trailing-underscore
 attributes, ``recommend()`` checks it was fitted and returns one `Recommendation` per series.
+
+Each hyper-parameter is declared once, as a field of the recommender's pydantic ``Settings``
+model (default, bounds, description): the keyword-only ``__init__`` (and so ``get_params``) is
+generated from it, ``fit`` validates with it, and the report prints its descriptions.
+
+CPU and memory are answered separately (`_cpu` and `_memory`): a series with only one of the
+two gets that part, and the other is named in `Recommendation.missing`.
 """
 
 from __future__ import annotations
 
-from abc import abstractmethod
+import inspect
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from healthcheck.errors import ParameterError
-from healthcheck.models.history import Series, usage_series
+from healthcheck.models.history import CPU, MEMORY, Points, Series, usage_series
 from healthcheck.models.pricing import PriceTable
 from healthcheck.models.recommendation import Recommendation, insufficient, series_name
 
@@ -27,11 +36,55 @@ MIN_HISTORY_DAYS = 3.0
 MIN_POINTS = 100
 
 
-class Recommender(BaseEstimator):  # type: ignore[misc]
-    """Base class: subclasses implement `_recommend_series` for one series."""
+@dataclass
+class Part:
+    """One resource's answer: the fields it sets, the evidence, the measured risk."""
 
-    name: str = ""
-    Settings: type[BaseModel] = BaseModel
+    fields: dict[str, float | None]
+    evidence: dict[str, Any] = field(default_factory=dict)
+    risk: dict[str, float | None] = field(default_factory=dict)
+
+
+def _init_from_settings(settings: type[BaseModel]) -> Callable[..., None]:
+    """A keyword-only ``__init__`` storing each settings field verbatim (its default if absent)."""
+    fields = settings.model_fields
+
+    def __init__(self: Any, **params: Any) -> None:
+        unknown = sorted(set(params) - set(fields))
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got unexpected parameter(s) {unknown}; "
+                f"it takes {sorted(fields)}"
+            )
+        for name, info in fields.items():
+            setattr(self, name, params.get(name, info.get_default(call_default_factory=True)))
+
+    parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)] + [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=info.get_default(call_default_factory=True),
+        )
+        for name, info in fields.items()
+    ]
+    __init__.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    return __init__
+
+
+class Recommender(BaseEstimator):  # type: ignore[misc]
+    """Base class: subclasses declare `Settings` and implement `_cpu` and `_memory`."""
+
+    name: ClassVar[str] = ""
+    Settings: ClassVar[type[BaseModel]] = BaseModel
+
+    def __init__(self, **params: Any) -> None:  # replaced per subclass from its Settings
+        if params:
+            raise TypeError(f"{type(self).__name__} takes no parameters")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" not in cls.__dict__:
+            cls.__init__ = _init_from_settings(cls.Settings)  # type: ignore[method-assign]
 
     def fit(self, history: pd.DataFrame, *, until: Any = None) -> Recommender:
         """Learn from a canonical long frame; points after `until` (if given) are never read."""
@@ -47,7 +100,11 @@ class Recommender(BaseEstimator):  # type: ignore[misc]
         self.series_ = usage_series(history, until=limit)
         ends = [int(p.t[-1]) for s in self.series_ for p in (s.cpu, s.memory) if len(p)]
         self.until_ = max(ends) if ends else limit
+        self._learn(self.series_)
         return self
+
+    def _learn(self, series: list[Series]) -> None:
+        """Anything learnt across the series (none by default)."""
 
     def recommend(self, prices: PriceTable | None = None) -> list[Recommendation]:
         """One recommendation per series fitted, "insufficient-data" where history is short."""
@@ -55,27 +112,59 @@ class Recommender(BaseEstimator):  # type: ignore[misc]
         table = prices or PriceTable()
         out = []
         for series in self.series_:
-            reason = _too_short(series)
-            if reason:
-                out.append(insufficient(self.name, series.service, series.instance, reason))
-                continue
             rec = self._recommend_series(series)
-            rec.current_monthly_cost = table.monthly(
-                series.config.get("cpu_request_cores", series.config.get("cpu_limit_cores")),
-                series.config.get("memory_request_bytes", series.config.get("memory_limit_bytes")),
-            )
-            rec.monthly_cost = table.monthly(
-                rec.cpu_request_cores if rec.cpu_request_cores is not None else rec.cpu_limit_cores,
-                rec.memory_request_bytes
-                if rec.memory_request_bytes is not None
-                else rec.memory_limit_bytes,
-            )
+            if rec.ok:
+                rec.current_monthly_cost = table.monthly(
+                    series.config.get("cpu_request_cores", series.config.get("cpu_limit_cores")),
+                    series.config.get(
+                        "memory_request_bytes", series.config.get("memory_limit_bytes")
+                    ),
+                )
+                rec.monthly_cost = table.monthly(
+                    rec.cpu_request_cores
+                    if rec.cpu_request_cores is not None
+                    else rec.cpu_limit_cores,
+                    rec.memory_request_bytes
+                    if rec.memory_request_bytes is not None
+                    else rec.memory_limit_bytes,
+                )
             out.append(rec)
         return out
 
-    @abstractmethod
     def _recommend_series(self, series: Series) -> Recommendation:
-        """The recommendation for one series with enough history."""
+        """CPU and memory answered separately; a part without enough data is named missing."""
+        fields: dict[str, Any] = {}
+        evidence: dict[str, Any] = {}
+        risk: dict[str, float | None] = {}
+        missing: dict[str, str] = {}
+        for resource, points, metric, answer in (
+            ("cpu", series.cpu, CPU, self._cpu),
+            ("memory", series.memory, MEMORY, self._memory),
+        ):
+            reason = too_short(points, metric)
+            part = reason if reason else answer(series)
+            if isinstance(part, str):
+                missing[resource] = part
+                continue
+            fields.update(part.fields)
+            evidence.update(part.evidence)
+            risk.update(part.risk)
+        if len(missing) == 2:
+            return insufficient(
+                self.name,
+                series.service,
+                series.instance,
+                "; ".join(f"{k}: {v}" for k, v in missing.items()),
+            )
+        return self._result(series, evidence=evidence, risk=risk, missing=missing, **fields)
+
+    def _cpu(self, series: Series) -> Part | str:
+        """The CPU request and limit (or why there is none)."""
+        raise NotImplementedError
+
+    def _memory(self, series: Series) -> Part | str:
+        """The memory request and limit (or why there is none)."""
+        raise NotImplementedError
 
     def _result(self, series: Series, **fields: Any) -> Recommendation:
         return Recommendation(
@@ -87,16 +176,22 @@ class Recommender(BaseEstimator):  # type: ignore[misc]
         )
 
 
-def _too_short(series: Series) -> str:
-    if not len(series.cpu) or not len(series.memory):
-        missing = "cpu_usage_cores" if not len(series.cpu) else "memory_working_set_bytes"
-        return f"no {missing} points"
-    days = series.span_days()
+def series_end(series: Series) -> int:
+    """The last usage point of either metric (unix seconds)."""
+    return int(max(int(p.t[-1]) for p in (series.cpu, series.memory) if len(p)))
+
+
+def too_short(points: Points, metric: str) -> str:
+    """Why one usage metric cannot be answered ("" when it can)."""
+    if not len(points):
+        return f"no {metric} points"
+    days = float(points.t[-1] - points.t[0]) / 86_400
     if days < MIN_HISTORY_DAYS:
-        return f"{days:.1f} days of history, at least {MIN_HISTORY_DAYS:g} needed"
-    points = min(len(series.cpu), len(series.memory))
-    if points < MIN_POINTS:
-        return f"{points} points, at least {MIN_POINTS} needed"
+        return f"{metric}: {days:.1f} days of history, at least {MIN_HISTORY_DAYS:g} needed"
+    if len(points) < MIN_POINTS:
+        return f"{metric}: {len(points)} points, at least {MIN_POINTS} needed"
+    if not np.isfinite(points.v).all():
+        return f"{metric}: non-finite values"
     return ""
 
 
@@ -130,7 +225,7 @@ def get_recommender(name: str, **params: Any) -> Recommender:
         raise ParameterError(
             f"unknown recommender {name!r}; available: {', '.join(available_recommenders())}"
         ) from None
-    allowed = sorted(cls().get_params())
+    allowed = sorted(cls.Settings.model_fields)
     unknown = sorted(set(params) - set(allowed))
     if unknown:
         raise ParameterError(

@@ -7,10 +7,12 @@ sampling (KRR's 75 s grid, VPA's 1-minute samples): every baseline reads the sam
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from healthcheck.models.base import Recommender, register_recommender
+from healthcheck.models.base import Part, Recommender, register_recommender, series_end
 from healthcheck.models.history import FloatArray, Points, Series
 from healthcheck.models.recommendation import (
     MIB,
@@ -39,124 +41,96 @@ def weighted_quantile(values: FloatArray, weights: FloatArray, q: float) -> floa
 
 
 class KrrSettings(BaseModel):
+    """What KRR's strategies share; `simple` adds its one `cpu_percentile`."""
+
     model_config = ConfigDict(extra="forbid")
 
     history_days: float = Field(14.0, gt=0, description="look-back window (KRR: 336 h)")
-    cpu_percentile: float = Field(95.0, gt=0, le=100, description="CPU request percentile")
     memory_buffer_percentage: float = Field(15.0, ge=0, description="added to the memory peak")
     points_required: int = Field(100, ge=1, description="minimum points, else no result")
     cpu_min_cores: float = Field(0.010, ge=0, description="CPU floor (KRR --cpu-min 10 m)")
     memory_min_bytes: float = Field(100 * MIB, ge=0, description="memory floor (100 MiB)")
 
 
+class KrrSimpleSettings(KrrSettings):
+    cpu_percentile: float = Field(95.0, gt=0, le=100, description="CPU request percentile")
+
+
+class _Krr(Recommender):
+    """KRR's windows and memory rule (both strategies)."""
+
+    Settings: ClassVar[type[BaseModel]] = KrrSettings
+    history_days: float
+    memory_buffer_percentage: float
+    points_required: int
+    cpu_min_cores: float
+    memory_min_bytes: float
+
+    def _window(self, series: Series, points: Points) -> FloatArray | str:
+        values = window(points, series_end(series), self.history_days)
+        if len(values) < self.points_required:
+            return f"not enough data: {len(values)} < {self.points_required} points"
+        return values
+
+    def _memory(self, series: Series) -> Part | str:
+        memory = self._window(series, series.memory)
+        if isinstance(memory, str):
+            return memory
+        peak = float(memory.max()) * (1 + self.memory_buffer_percentage / 100)
+        value = ceil_mib(peak, self.memory_min_bytes)
+        return Part(
+            {"memory_request_bytes": value, "memory_limit_bytes": value},
+            {"memory": f"max of {self.history_days:g} d + {self.memory_buffer_percentage:g} %"},
+        )
+
+
 @register_recommender("krr-simple")
-class KrrSimple(Recommender):
+class KrrSimple(_Krr):
     """Robusta KRR "simple": CPU request = p95, no CPU limit; memory = 1.15 × peak."""
 
-    Settings = KrrSettings
+    Settings = KrrSimpleSettings
+    cpu_percentile: float
 
-    def __init__(
-        self,
-        *,
-        history_days: float = 14.0,
-        cpu_percentile: float = 95.0,
-        memory_buffer_percentage: float = 15.0,
-        points_required: int = 100,
-        cpu_min_cores: float = 0.010,
-        memory_min_bytes: float = 100 * MIB,
-    ) -> None:
-        self.history_days = history_days
-        self.cpu_percentile = cpu_percentile
-        self.memory_buffer_percentage = memory_buffer_percentage
-        self.points_required = points_required
-        self.cpu_min_cores = cpu_min_cores
-        self.memory_min_bytes = memory_min_bytes
-
-    def _windows(self, series: Series) -> tuple[FloatArray, FloatArray] | str:
-        end = int(max(series.cpu.t[-1], series.memory.t[-1]))
-        cpu = window(series.cpu, end, self.history_days)
-        memory = window(series.memory, end, self.history_days)
-        if min(len(cpu), len(memory)) < self.points_required:
-            return f"not enough data: {min(len(cpu), len(memory))} < {self.points_required} points"
-        return cpu, memory
-
-    def _memory(self, memory: FloatArray) -> float:
-        peak = float(memory.max()) * (1 + self.memory_buffer_percentage / 100)
-        return ceil_mib(peak, self.memory_min_bytes)
-
-    def _recommend_series(self, series: Series) -> Recommendation:
-        data = self._windows(series)
-        if isinstance(data, str):
-            return insufficient(self.name, series.service, series.instance, data)
-        cpu, memory = data
-        request = ceil_millicores(
-            float(np.percentile(cpu, self.cpu_percentile)), self.cpu_min_cores
-        )
-        memory_bytes = self._memory(memory)
-        return self._result(
-            series,
-            cpu_request_cores=request,
-            cpu_limit_cores=None,
-            memory_request_bytes=memory_bytes,
-            memory_limit_bytes=memory_bytes,
-            evidence={
-                "cpu": f"p{self.cpu_percentile:g} of {self.history_days:g} d",
-                "memory": f"max of {self.history_days:g} d + {self.memory_buffer_percentage:g} %",
+    def _cpu(self, series: Series) -> Part | str:
+        cpu = self._window(series, series.cpu)
+        if isinstance(cpu, str):
+            return cpu
+        request = float(np.percentile(cpu, self.cpu_percentile))
+        return Part(
+            {
+                "cpu_request_cores": ceil_millicores(request, self.cpu_min_cores),
+                "cpu_limit_cores": None,
             },
+            {"cpu": f"p{self.cpu_percentile:g} of {self.history_days:g} d"},
         )
 
 
 class KrrLimitSettings(KrrSettings):
+    """KRR's simple_limit has its two fixed percentiles and no `cpu_percentile`."""
+
     cpu_request: float = Field(66.0, gt=0, le=100, description="CPU request percentile")
     cpu_limit: float = Field(96.0, gt=0, le=100, description="CPU limit percentile")
 
 
 @register_recommender("krr-simple-limit")
-class KrrSimpleLimit(KrrSimple):
+class KrrSimpleLimit(_Krr):
     """KRR "simple_limit": CPU request p66 and limit p96 of pooled samples; memory as simple."""
 
     Settings = KrrLimitSettings
+    cpu_request: float
+    cpu_limit: float
 
-    def __init__(
-        self,
-        *,
-        history_days: float = 14.0,
-        cpu_request: float = 66.0,
-        cpu_limit: float = 96.0,
-        cpu_percentile: float = 95.0,
-        memory_buffer_percentage: float = 15.0,
-        points_required: int = 100,
-        cpu_min_cores: float = 0.010,
-        memory_min_bytes: float = 100 * MIB,
-    ) -> None:
-        super().__init__(
-            history_days=history_days,
-            cpu_percentile=cpu_percentile,
-            memory_buffer_percentage=memory_buffer_percentage,
-            points_required=points_required,
-            cpu_min_cores=cpu_min_cores,
-            memory_min_bytes=memory_min_bytes,
-        )
-        self.cpu_request = cpu_request
-        self.cpu_limit = cpu_limit
-
-    def _recommend_series(self, series: Series) -> Recommendation:
-        data = self._windows(series)
-        if isinstance(data, str):
-            return insufficient(self.name, series.service, series.instance, data)
-        cpu, memory = data
+    def _cpu(self, series: Series) -> Part | str:
+        cpu = self._window(series, series.cpu)
+        if isinstance(cpu, str):
+            return cpu
         request, limit = np.percentile(cpu, [self.cpu_request, self.cpu_limit])
-        memory_bytes = self._memory(memory)
-        return self._result(
-            series,
-            cpu_request_cores=ceil_millicores(float(request), self.cpu_min_cores),
-            cpu_limit_cores=ceil_millicores(float(limit), self.cpu_min_cores),
-            memory_request_bytes=memory_bytes,
-            memory_limit_bytes=memory_bytes,
-            evidence={
-                "cpu": f"p{self.cpu_request:g} / p{self.cpu_limit:g} of {self.history_days:g} d",
-                "memory": f"max of {self.history_days:g} d + {self.memory_buffer_percentage:g} %",
+        return Part(
+            {
+                "cpu_request_cores": ceil_millicores(float(request), self.cpu_min_cores),
+                "cpu_limit_cores": ceil_millicores(float(limit), self.cpu_min_cores),
             },
+            {"cpu": f"p{self.cpu_request:g} / p{self.cpu_limit:g} of {self.history_days:g} d"},
         )
 
 
@@ -177,48 +151,37 @@ class Kubecost(Recommender):
     """Kubecost request right-sizing: max (or a quantile) ÷ target utilisation; requests only."""
 
     Settings = KubecostSettings
+    window_days: float
+    target_utilization: float
+    quantile: float | None
+    cpu_min_cores: float
+    memory_min_bytes: float
 
-    def __init__(
-        self,
-        *,
-        window_days: float = 7.0,
-        target_utilization: float = 0.7,
-        quantile: float | None = None,
-        cpu_min_cores: float = 0.010,
-        memory_min_bytes: float = 20 * MIB,
-    ) -> None:
-        self.window_days = window_days
-        self.target_utilization = target_utilization
-        self.quantile = quantile
-        self.cpu_min_cores = cpu_min_cores
-        self.memory_min_bytes = memory_min_bytes
-
-    def _base(self, values: FloatArray) -> float:
+    def _base(self, series: Series, points: Points) -> float | str:
+        values = window(points, series_end(series), self.window_days)
+        if not len(values):
+            return "no points in the window"
         if self.quantile is None:
             return float(values.max())
         return float(np.quantile(values, self.quantile))
 
-    def _recommend_series(self, series: Series) -> Recommendation:
-        end = int(max(series.cpu.t[-1], series.memory.t[-1]))
-        cpu = window(series.cpu, end, self.window_days)
-        memory = window(series.memory, end, self.window_days)
-        if not len(cpu) or not len(memory):
-            return insufficient(
-                self.name, series.service, series.instance, "no points in the window"
-            )
+    def _evidence(self) -> dict[str, Any]:
         statistic = "max" if self.quantile is None else f"q{self.quantile:g}"
-        return self._result(
-            series,
-            cpu_request_cores=ceil_millicores(
-                self._base(cpu) / self.target_utilization, self.cpu_min_cores
-            ),
-            memory_request_bytes=ceil_mib(
-                self._base(memory) / self.target_utilization, self.memory_min_bytes
-            ),
-            evidence={
-                "statistic": f"{statistic} of {self.window_days:g} d ÷ {self.target_utilization}"
-            },
-        )
+        return {"statistic": f"{statistic} of {self.window_days:g} d ÷ {self.target_utilization}"}
+
+    def _cpu(self, series: Series) -> Part | str:
+        base = self._base(series, series.cpu)
+        if isinstance(base, str):
+            return base
+        value = ceil_millicores(base / self.target_utilization, self.cpu_min_cores)
+        return Part({"cpu_request_cores": value}, self._evidence())
+
+    def _memory(self, series: Series) -> Part | str:
+        base = self._base(series, series.memory)
+        if isinstance(base, str):
+            return base
+        value = ceil_mib(base / self.target_utilization, self.memory_min_bytes)
+        return Part({"memory_request_bytes": value}, self._evidence())
 
 
 class AutopilotSettings(BaseModel):
@@ -239,38 +202,35 @@ class AutopilotWindow(Recommender):
     """Autopilot moving window: CPU S_p95 (12 h half-life), memory S_max (48 h), + margin."""
 
     Settings = AutopilotSettings
+    cpu_half_life_hours: float
+    memory_half_life_hours: float
+    cpu_percentile: float
+    epsilon: float
+    margin: float
 
-    def __init__(
-        self,
-        *,
-        cpu_half_life_hours: float = 12.0,
-        memory_half_life_hours: float = 48.0,
-        cpu_percentile: float = 95.0,
-        epsilon: float = 1e-4,
-        margin: float = 0.10,
-    ) -> None:
-        self.cpu_half_life_hours = cpu_half_life_hours
-        self.memory_half_life_hours = memory_half_life_hours
-        self.cpu_percentile = cpu_percentile
-        self.epsilon = epsilon
-        self.margin = margin
-
-    def _recommend_series(self, series: Series) -> Recommendation:
-        end = int(max(series.cpu.t[-1], series.memory.t[-1]))
-        cpu_weights = np.exp2(-(end - series.cpu.t) / (self.cpu_half_life_hours * HOUR))
-        cpu = weighted_quantile(series.cpu.v, cpu_weights, self.cpu_percentile / 100)
-        memory_weights = np.exp2(-(end - series.memory.t) / (self.memory_half_life_hours * HOUR))
-        memory = float(series.memory.v[memory_weights >= self.epsilon].max())
-        factor = 1 + self.margin
-        memory_bytes = ceil_mib(memory * factor)
-        return self._result(
-            series,
-            cpu_request_cores=ceil_millicores(cpu * factor),
-            cpu_limit_cores=ceil_millicores(cpu * factor),
-            memory_request_bytes=memory_bytes,
-            memory_limit_bytes=memory_bytes,
-            evidence={
+    def _cpu(self, series: Series) -> Part | str:
+        end = series_end(series)
+        weights = np.exp2(-(end - series.cpu.t) / (self.cpu_half_life_hours * HOUR))
+        cpu = weighted_quantile(series.cpu.v, weights, self.cpu_percentile / 100)
+        value = ceil_millicores(cpu * (1 + self.margin))
+        return Part(
+            {"cpu_request_cores": value, "cpu_limit_cores": value},
+            {
                 "cpu": f"S_p{self.cpu_percentile:g}, half-life {self.cpu_half_life_hours:g} h",
+                "margin": self.margin,
+            },
+        )
+
+    def _memory(self, series: Series) -> Part | str:
+        end = series_end(series)
+        weights = np.exp2(-(end - series.memory.t) / (self.memory_half_life_hours * HOUR))
+        recent = series.memory.v[weights >= self.epsilon]
+        if not len(recent):
+            return "no memory points within the decay window"
+        value = ceil_mib(float(recent.max()) * (1 + self.margin))
+        return Part(
+            {"memory_request_bytes": value, "memory_limit_bytes": value},
+            {
                 "memory": f"S_max, half-life {self.memory_half_life_hours:g} h",
                 "margin": self.margin,
             },

@@ -212,7 +212,11 @@ def _resources(recs: list[Recommendation]) -> dict[str, dict[str, str | None]]:
     values = {field: _largest(recs, field) for _, _, field, _ in fields}
     if all(v is None for v in values.values()):
         return out
+    # A resource no pod of the service got an answer for is left as it is (not "do not set").
+    unanswered = {r for r in ("cpu", "memory") if all(r in rec.missing for rec in recs)}
     for section, resource, field, quantity in fields:
+        if resource in unanswered:
+            continue
         value = values[field]
         out.setdefault(section, {})[resource] = None if value is None else quantity(value)
     return out

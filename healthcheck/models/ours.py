@@ -1,32 +1,45 @@
-"""`healthcheck`, our recommender: per-workload statistics chosen on the workload's own past.
+"""`healthcheck`, our recommender: per-workload statistics chosen and calibrated on its own past.
 
-CPU request: the (1 − cpu_risk) quantile of demand, over either the whole history ("long"), the
-last days ("recent"), or the larger of the two ("long+recent"). Which one is chosen per series by
-a rolling-origin backtest on that series' own history (never on anything after it): the cheapest
-candidate whose replayed exceedance stays within `cpu_risk`, else the safest. Points pinned at a
-CPU limit or throttled are censored ("demand ≥ observed") and count as above any request below
-the limit.
+CPU request (see `cpu_quantile`): candidate statistics (the whole history, the last 3/7/14 days,
+decayed with a 1/2/7-day half-life), each at the (1 − cpu_risk) quantile and scaled by a
+multiplier calibrated conformally at rolling origins on the series' own history, so that the
+request holds for `horizon_days`; per series the candidate with the least quantile loss on those
+origins wins. Across the fitted series, the level of that calibration is corrected so that the
+pooled replay on each series' held-back last days (never seen by its calibration) hits
+`cpu_risk`: the replay is the `risk.cpu_exceedance` reported. Points pinned at a CPU limit or
+throttled are censored ("demand ≥ observed").
 
 Memory limit (= request): the peak demand of the whole history (OOM-marked points bumped the way
 VPA does) times a headroom learnt on the series' own past: how much higher a later window's peak
-rose above everything before it, at rolling origins; never under `min_memory_headroom`.
-
-Both follow the forecast: when the robust trend (see `Forecaster`) says usage will be higher at
-the horizon's end than now, by more than its ordinary swing, the values grow with it.
+rose above everything before it, at rolling origins; never under `min_memory_headroom`. The
+share of those origins whose next peak the chosen headroom would not have held is the
+`risk.memory_would_oom` reported. When the forecast trend says memory will be higher at the
+horizon's end by more than its ordinary swing, the limit grows with it.
 """
 
 from __future__ import annotations
 
-import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any, ClassVar, Literal
 
-from healthcheck.models.base import Recommender, register_recommender
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from healthcheck.models.base import Part, Recommender, register_recommender
+from healthcheck.models.cpu_quantile import (
+    CANDIDATES,
+    RATIO,
+    CpuFolds,
+    fold_cpu,
+    offset_quantile,
+    parse_candidate,
+)
 from healthcheck.models.forecast import damped_growth
 from healthcheck.models.history import BoolArray, FloatArray, IntArray, Series
-from healthcheck.models.recommendation import MIB, Recommendation, ceil_mib, ceil_millicores
+from healthcheck.models.recommendation import MIB, ceil_mib, ceil_millicores
 
 DAY = 86_400
-CANDIDATES = ("long", "long+recent")
+# How far the cross-series correction may move the calibration level (× cpu_risk).
+CALIBRATION_RANGE = (0.25, 2.0)
 
 
 class HealthcheckSettings(BaseModel):
@@ -39,106 +52,186 @@ class HealthcheckSettings(BaseModel):
         0.05, ge=0, lt=0.5, description="share of past origins whose next peak may exceed"
     )
     horizon_days: float = Field(30.0, gt=0, description="how long the values must hold")
-    recent_days: float = Field(2.0, gt=0, description="window of the 'recent' statistic")
-    validation_days: float = Field(14.0, gt=0, description="each inner fold's replay window")
-    folds: int = Field(4, ge=1, description="inner rolling origins, one week apart")
+    candidates: list[str] = Field(
+        default_factory=lambda: [c.name for c in CANDIDATES],
+        min_length=1,
+        description="CPU statistics to choose from per series: all, last-Nd, decay-Nd",
+    )
+    choice: Literal["series", "pooled"] = Field(
+        "pooled",
+        description="choose the CPU candidate per series, or one for all the series fitted "
+        "together (the least quantile loss over all their folds)",
+    )
+    multiplier: Literal["series", "pooled"] = Field(
+        "pooled",
+        description="calibrate the CPU multiplier on each series' folds, or on all series' "
+        "folds pooled (steadier; the candidate is still chosen per series)",
+    )
+    folds: int = Field(8, ge=1, description="rolling origins of the CPU calibration, at most")
+    calibrate_across_series: bool = Field(
+        True, description="correct the CPU calibration level on the series' held-back days"
+    )
     min_memory_headroom: float = Field(0.15, ge=0, description="memory headroom floor (KRR's)")
     max_memory_headroom: float = Field(1.0, ge=0, description="memory headroom cap")
     cpu_limit_headroom: float = Field(0.15, ge=0, description="CPU limit above the peak")
     cpu_floor_cores: float = Field(0.025, ge=0, description="minimum request (VPA's 25 m)")
     memory_floor_bytes: float = Field(100 * MIB, ge=0, description="minimum (KRR's 100 MiB)")
-    forecast_growth: bool = Field(True, description="raise values by the forecast trend")
+    forecast_growth: bool = Field(True, description="raise memory by the forecast trend")
+
+    @field_validator("candidates", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        """`a+b` (as a command line gives it) is the list [a, b]; each name must parse."""
+        names = value.split("+") if isinstance(value, str) else value
+        if isinstance(names, list | tuple):
+            for name in names:
+                parse_candidate(str(name))
+            return list(names)
+        return names
 
 
 @register_recommender("healthcheck")
 class HealthcheckRecommender(Recommender):
-    """Forecast-aware, per-workload backtested recommender (ours). See the module docstring."""
+    """Per-workload, calibrated, forecast-aware recommender (ours). See the module docstring."""
 
-    Settings = HealthcheckSettings
-
-    def __init__(
-        self,
-        *,
-        cpu_risk: float = 0.02,
-        memory_risk: float = 0.05,
-        horizon_days: float = 30.0,
-        recent_days: float = 2.0,
-        validation_days: float = 14.0,
-        folds: int = 4,
-        min_memory_headroom: float = 0.15,
-        max_memory_headroom: float = 1.0,
-        cpu_limit_headroom: float = 0.15,
-        cpu_floor_cores: float = 0.025,
-        memory_floor_bytes: float = 100 * MIB,
-        forecast_growth: bool = True,
-    ) -> None:
-        self.cpu_risk = cpu_risk
-        self.memory_risk = memory_risk
-        self.horizon_days = horizon_days
-        self.recent_days = recent_days
-        self.validation_days = validation_days
-        self.folds = folds
-        self.min_memory_headroom = min_memory_headroom
-        self.max_memory_headroom = max_memory_headroom
-        self.cpu_limit_headroom = cpu_limit_headroom
-        self.cpu_floor_cores = cpu_floor_cores
-        self.memory_floor_bytes = memory_floor_bytes
-        self.forecast_growth = forecast_growth
+    Settings: ClassVar[type[BaseModel]] = HealthcheckSettings
+    cpu_risk: float
+    memory_risk: float
+    horizon_days: float
+    candidates: list[str]
+    choice: str
+    multiplier: str
+    folds: int
+    calibrate_across_series: bool
+    min_memory_headroom: float
+    max_memory_headroom: float
+    cpu_limit_headroom: float
+    cpu_floor_cores: float
+    memory_floor_bytes: float
+    forecast_growth: bool
 
     # -- CPU -----------------------------------------------------------------------------------
-    def _cpu_candidates(
-        self, t: IntArray, demand: FloatArray, observed: FloatArray, end: int
-    ) -> dict[str, float]:
-        """Each candidate statistic on the points up to `end` (censored points are +inf)."""
-        level = 1 - self.cpu_risk
-        past = demand[t <= end]
-        finite_max = float(np.max(observed[: len(past)], initial=0.0))
-        long = _quantile_higher(past, level)
-        recent_pts = past[np.searchsorted(t[: len(past)], end - self.recent_days * DAY, "right") :]
-        recent = _quantile_higher(recent_pts, level) if len(recent_pts) else long
-        # Censored quantiles are "at least the pinned value": cap at what was seen, so the
-        # request is the limit the work was pinned at (and the evidence says so).
-        long, recent = min(long, finite_max), min(recent, finite_max)
-        return {"long": long, "long+recent": max(long, recent)}
-
-    def _choose_cpu(
-        self, t: IntArray, demand: FloatArray, observed: FloatArray
-    ) -> tuple[str, dict[str, float], float]:
-        """Replay candidates at weekly origins on the series' own past; take the cheapest safe."""
-        exceed = dict.fromkeys(CANDIDATES, 0)
-        reserved = dict.fromkeys(CANDIDATES, 0.0)
-        samples = 0
-        end = int(t[-1])
-        for k in range(1, self.folds + 1):
-            origin = end - int(k * 7 * DAY)
-            if origin - int(t[0]) < 3 * DAY:
-                break
-            lo, hi = np.searchsorted(t, [origin, origin + self.validation_days * DAY], "right")
-            future = demand[lo:hi]
-            if not len(future):
-                continue
-            stats = self._cpu_candidates(t[:lo], demand[:lo], observed[:lo], origin)
-            samples += len(future)
-            for name, value in stats.items():
-                exceed[name] += int(np.count_nonzero(future > value))
-                reserved[name] += value * len(future)
-        if not samples:  # too short to replay: the most conservative candidate
-            return "long+recent", {}, float("nan")
-        rates = {name: exceed[name] / samples for name in CANDIDATES}
-        safe = [n for n in CANDIDATES if rates[n] <= self.cpu_risk]
-        if safe:
-            chosen = min(safe, key=lambda n: (reserved[n], -CANDIDATES.index(n)))
+    def _learn(self, series: list[Series]) -> None:
+        """Replay each series' CPU history, choose the candidate statistic (across the series or
+        per series), calibrate its multiplier, then correct the calibration level so that the
+        pooled replay on each series' held-back last days hits `cpu_risk`."""
+        candidates = tuple(
+            parse_candidate(str(c)) for c in self.settings_.model_dump()["candidates"]
+        )
+        self.cpu_folds_: dict[tuple[str, str], CpuFolds] = {}
+        for s in series:
+            if len(s.cpu) >= 2 and (s.cpu.t[-1] - s.cpu.t[0]) >= 3 * DAY:
+                self.cpu_folds_[s.key] = fold_cpu(
+                    s.cpu.t,
+                    s.cpu.v,
+                    s.cpu_censored,
+                    risk=self.cpu_risk,
+                    horizon_days=self.horizon_days,
+                    max_folds=self.folds,
+                    candidates=candidates,
+                )
+        folds = list(self.cpu_folds_.values())
+        self.cpu_level_ = self.cpu_risk
+        self.cpu_choice_: dict[tuple[str, str], int] = {}
+        self.cpu_losses_: dict[str, float] = {}
+        if not folds:
+            return
+        self._pooled_cdf = np.sum([f.score_cdf for f in folds], axis=0)
+        self._pooled_check_cdf = np.sum([f.check_cdf for f in folds], axis=0)
+        if self.choice == "pooled":
+            losses = [
+                sum(
+                    f.loss(c, self._offset(f, c, self.cpu_risk), self.cpu_risk) / f.scale
+                    for f in folds
+                )
+                for c in range(len(candidates))
+            ]
+            self.cpu_losses_ = {
+                cand.name: float(x) for cand, x in zip(candidates, losses, strict=True)
+            }
+            best = int(np.argmin(losses))
+            self.cpu_choice_ = dict.fromkeys(self.cpu_folds_, best)
         else:
-            chosen = min(CANDIDATES, key=lambda n: (rates[n], reserved[n]))
-        return chosen, rates, rates[chosen]
+            for key, f in self.cpu_folds_.items():
+                losses = [
+                    f.loss(c, self._offset(f, c, self.cpu_risk), self.cpu_risk)
+                    for c in range(len(candidates))
+                ]
+                self.cpu_choice_[key] = int(np.argmin(losses))
+        if self.calibrate_across_series:
+            self.cpu_level_ = self._pooled_level()
+
+    def _offset(self, f: CpuFolds, c: int, level: float, *, check: bool = False) -> float:
+        """Candidate c's calibrated multiplier (in buckets) at this level."""
+        if self.multiplier == "pooled":
+            cdf = self._pooled_check_cdf[c] if check else self._pooled_cdf[c]
+        else:
+            cdf = f.check_cdf[c] if check else f.score_cdf[c]
+        return offset_quantile(cdf, 1 - level)
+
+    def _held_back(self, key: tuple[str, str], level: float) -> tuple[int, int]:
+        f, c = self.cpu_folds_[key], self.cpu_choice_[key]
+        return f.check_exceedance(c, self._offset(f, c, level, check=True))
+
+    def _pooled_level(self) -> float:
+        """The calibration level whose pooled held-back exceedance is `cpu_risk`: the largest
+        on a grid around it whose replay stays within the target."""
+        lo, hi = CALIBRATION_RANGE
+        levels = self.cpu_risk * np.geomspace(lo, hi, 25)
+        best = float(levels[0])
+        for level in levels:
+            counts = [self._held_back(key, float(level)) for key in self.cpu_folds_]
+            total = sum(n for _, n in counts)
+            if not total:
+                return self.cpu_risk
+            if sum(a for a, _ in counts) / total <= self.cpu_risk:
+                best = float(level)
+        return best
+
+    def _cpu(self, series: Series) -> Part | str:
+        f = self.cpu_folds_.get(series.key)
+        if f is None:
+            return "too short for the CPU calibration"
+        c = self.cpu_choice_[series.key]
+        offset = self._offset(f, c, self.cpu_level_)
+        raw = f.request(c, offset)
+        finite_max = float(np.max(series.cpu.v, initial=0.0))
+        pinned = float(np.mean(series.cpu_censored)) if len(series.cpu_censored) else 0.0
+        # Above everything ever observed is slack unless the work was pinned (then the pinned
+        # level is what the evidence can support): the request never exceeds the peak.
+        capped = not np.isfinite(raw) or raw > finite_max
+        request = ceil_millicores(finite_max if capped else raw, self.cpu_floor_cores)
+        limit = ceil_millicores(max(request, finite_max * (1 + self.cpu_limit_headroom)))
+        above, points = self._held_back(series.key, self.cpu_level_)
+        evidence: dict[str, Any] = {
+            "cpu_statistic": f"{f.candidates[c].name}: p{100 * (1 - self.cpu_risk):g}",
+            "cpu_multiplier": round(float(RATIO**offset), 4),
+            "cpu_choice": f"{self.choice} (multiplier: {self.multiplier})",
+            "cpu_calibration_level": round(self.cpu_level_, 5),
+            "cpu_folds": f.folds,
+            "cpu_held_back_days": f.check_days,
+            "cpu_pinned_share": round(pinned, 4),
+            "cpu_capped_at_observed_peak": capped,
+        }
+        if self.cpu_losses_:
+            low = min(self.cpu_losses_.values())
+            evidence["cpu_candidates_relative_loss"] = {
+                k: round(v / low, 4) if low > 0 else None for k, v in self.cpu_losses_.items()
+            }
+        return Part(
+            {"cpu_request_cores": request, "cpu_limit_cores": limit},
+            evidence,
+            {"cpu_exceedance": round(above / points, 4) if points else None},
+        )
 
     # -- memory --------------------------------------------------------------------------------
-    def _memory_headroom(self, t: IntArray, demand: FloatArray) -> float:
-        """Quantile over daily origins of (the next horizon's peak / the peak so far) − 1."""
+    def _memory_headroom(self, t: IntArray, demand: FloatArray) -> tuple[float, float | None]:
+        """Quantile over daily origins of (the next horizon's peak / the peak so far) − 1, and
+        the share of those origins whose next peak that headroom would not have held."""
         day = (t - t[0]) // DAY
         starts = np.concatenate([[0], np.flatnonzero(np.diff(day)) + 1])
         if len(starts) < 4:
-            return self.min_memory_headroom
+            return self.min_memory_headroom, None
         dense = np.full(int(day[-1]) + 1, -np.inf)  # days without data peak at nothing
         dense[day[starts]] = np.maximum.reduceat(demand, starts)
         so_far = np.maximum.accumulate(dense)
@@ -150,9 +243,11 @@ class HealthcheckRecommender(Recommender):
         before, after = so_far[first - 1 : -1], ahead[first:]
         usable = np.isfinite(after) & (before > 0)
         if not usable.any():
-            return self.min_memory_headroom
-        learnt = float(np.quantile(after[usable] / before[usable], 1 - self.memory_risk)) - 1
-        return float(np.clip(learnt, self.min_memory_headroom, self.max_memory_headroom))
+            return self.min_memory_headroom, None
+        rises = after[usable] / before[usable]
+        learnt = float(np.quantile(rises, 1 - self.memory_risk)) - 1
+        headroom = float(np.clip(learnt, self.min_memory_headroom, self.max_memory_headroom))
+        return headroom, float(np.mean(rises > 1 + headroom))
 
     # -- forecast ------------------------------------------------------------------------------
     def _growth(self, t: IntArray, v: FloatArray) -> tuple[float, str]:
@@ -173,55 +268,32 @@ class HealthcheckRecommender(Recommender):
             return 1.0, f"trend {slope:+.3g}/day within the noise"
         return float(np.clip(ratio, 1.0, 2.0)), f"trend {slope:+.3g}/day"
 
-    def _recommend_series(self, series: Series) -> Recommendation:
-        cpu_t = series.cpu.t
-        cpu_demand = np.where(series.cpu_censored, np.inf, series.cpu.v)
-        chosen, replay, replay_rate = self._choose_cpu(cpu_t, cpu_demand, series.cpu.v)
-        stats = self._cpu_candidates(cpu_t, cpu_demand, series.cpu.v, int(cpu_t[-1]))
-        pinned = float(np.mean(series.cpu_censored)) if len(series.cpu_censored) else 0.0
-        cpu_growth, cpu_trend = self._growth(cpu_t, series.cpu.v)
-        if pinned > self.cpu_risk:  # capped usage has no trend to read; its demand is unknown
-            cpu_growth, cpu_trend = 1.0, "pinned at the CPU limit: trend unknowable"
-        request = ceil_millicores(stats[chosen] * cpu_growth, self.cpu_floor_cores)
-        cpu_peak = float(series.cpu.v.max())
-        limit = ceil_millicores(max(request, cpu_peak * (1 + self.cpu_limit_headroom)))
-
+    def _memory(self, series: Series) -> Part | str:
         mem_t, mem_v = series.memory.t, series.memory.v
         demand = _oom_bumped(mem_v, series.memory_censored)
-        headroom = self._memory_headroom(mem_t, demand)
+        headroom, measured = self._memory_headroom(mem_t, demand)
         memory_growth, memory_trend = self._growth(mem_t, mem_v)
         memory = ceil_mib(
             float(demand.max()) * (1 + headroom) * memory_growth, self.memory_floor_bytes
         )
-        return self._result(
-            series,
-            cpu_request_cores=request,
-            cpu_limit_cores=limit,
-            memory_request_bytes=memory,
-            memory_limit_bytes=memory,
-            evidence={
-                "cpu_statistic": f"{chosen}: p{100 * (1 - self.cpu_risk):g}",
-                "cpu_candidates_replayed_exceedance": {k: round(v, 4) for k, v in replay.items()},
-                "cpu_pinned_share": round(pinned, 4),
-                "cpu_growth": round(cpu_growth, 3),
-                "cpu_forecast": cpu_trend,
-                "memory_peak_bytes": float(demand.max()),
-                "memory_headroom": round(headroom, 3),
-                "memory_growth": round(memory_growth, 3),
-                "memory_forecast": memory_trend,
-                "horizon_days": self.horizon_days,
-            },
-            risk={
-                "cpu_exceedance": round(replay_rate, 4) if np.isfinite(replay_rate) else None,
-                "memory_would_oom": self.memory_risk,
-            },
+        evidence: dict[str, Any] = {
+            "memory_peak_bytes": float(demand.max()),
+            "memory_headroom": round(headroom, 3),
+            "memory_growth": round(memory_growth, 3),
+            "memory_forecast": memory_trend,
+            "horizon_days": self.horizon_days,
+        }
+        if measured is not None and measured > self.memory_risk:
+            evidence["memory_note"] = (
+                f"a static limit at the {100 * self.max_memory_headroom:g} % headroom cap would "
+                f"still have been passed at {100 * measured:.0f} % of past origins: "
+                "this workload's peaks grow beyond what its history shows"
+            )
+        return Part(
+            {"memory_request_bytes": memory, "memory_limit_bytes": memory},
+            evidence,
+            {"memory_would_oom": None if measured is None else round(measured, 4)},
         )
-
-
-def _quantile_higher(values: FloatArray, level: float) -> float:
-    """np.quantile(values, level, method="higher") by one partition (a hot path)."""
-    k = min(len(values) - 1, int(np.ceil(level * (len(values) - 1))))
-    return float(np.partition(values, k)[k])
 
 
 def _oom_bumped(v: FloatArray, oom: BoolArray) -> FloatArray:

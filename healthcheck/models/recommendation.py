@@ -5,7 +5,8 @@ Two kinds of "nothing" are kept apart, as in KRR:
 - ``status == "insufficient-data"``: *no recommendation* (too little history); every resource
   field is ``None`` and ``reason`` says why.
 - ``status == "ok"`` and a resource field ``None``: *do not set* that value (e.g. KRR's simple
-  strategy sets no CPU limit).
+  strategy sets no CPU limit), unless the resource is named in ``missing`` (a CPU-only trace
+  gets CPU values, and ``missing == {"memory": "no memory_working_set_bytes points"}``).
 """
 
 from __future__ import annotations
@@ -39,11 +40,17 @@ class Recommendation(BaseModel):
     replicas: int | None = None
     volume_bytes: float | None = None
     days_until_full: float | None = None
+    missing: dict[str, str] = Field(
+        default_factory=dict,
+        description="resources with no answer ('cpu', 'memory') and why; their fields are None "
+        "meaning *no recommendation*, not *do not set*",
+    )
     evidence: dict[str, Any] = Field(default_factory=dict)
     risk: dict[str, float | None] = Field(
         default_factory=dict,
-        description="expected cpu_exceedance (share of samples above the request) and "
-        "memory_would_oom (probability the horizon's peak exceeds the limit)",
+        description="cpu_exceedance (share of samples above the request) and memory_would_oom "
+        "(share of origins whose next horizon's peak exceeds the limit), measured on the "
+        "series' own held-back past where the recommender can (None where it cannot)",
     )
     monthly_cost: float | None = None
     current_monthly_cost: float | None = None

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from healthcheck.models.base import Recommender, register_recommender
+from healthcheck.models.base import Part, Recommender, register_recommender, series_end
 from healthcheck.models.history import BoolArray, FloatArray, IntArray, Series
-from healthcheck.models.recommendation import MIB, Recommendation, ceil_millicores
+from healthcheck.models.recommendation import MIB, ceil_millicores
 
 DAY = 86_400
 
@@ -82,9 +82,9 @@ def daily_peaks(
 class VpaSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    target_percentile: float = Field(0.90, gt=0, le=1)
-    lower_percentile: float = Field(0.50, gt=0, le=1)
-    upper_percentile: float = Field(0.95, gt=0, le=1)
+    target_percentile: float = Field(0.90, gt=0, le=1, description="target (request)")
+    lower_percentile: float = Field(0.50, gt=0, le=1, description="lower bound")
+    upper_percentile: float = Field(0.95, gt=0, le=1, description="upper bound")
     margin_fraction: float = Field(0.15, ge=0, description="recommendation-margin-fraction")
     half_life_hours: float = Field(24.0, gt=0, description="CPU and memory histogram half-life")
     memory_interval_hours: float = Field(24.0, gt=0, description="one memory peak per interval")
@@ -98,74 +98,83 @@ class Vpa(Recommender):
     """VPA target (p90 × 1.15) as request; memory limit = target (Goldilocks "Guaranteed")."""
 
     Settings = VpaSettings
+    target_percentile: float
+    lower_percentile: float
+    upper_percentile: float
+    margin_fraction: float
+    half_life_hours: float
+    memory_interval_hours: float
+    pod_min_cpu_cores: float
+    pod_min_memory_bytes: float
+    containers_per_pod: int
 
-    def __init__(
+    def _confidence(self, series: Series) -> float:
+        # Sample counts and first/last sample times come from CPU samples (VPA's quirk); a
+        # memory-only series uses its memory samples.
+        points = series.cpu if len(series.cpu) else series.memory
+        return min(float(points.t[-1] - points.t[0]) / DAY, len(points) / 1440)
+
+    def _bounds(
         self,
-        *,
-        target_percentile: float = 0.90,
-        lower_percentile: float = 0.50,
-        upper_percentile: float = 0.95,
-        margin_fraction: float = 0.15,
-        half_life_hours: float = 24.0,
-        memory_interval_hours: float = 24.0,
-        pod_min_cpu_cores: float = 0.025,
-        pod_min_memory_bytes: float = 250 * MIB,
-        containers_per_pod: int = 1,
-    ) -> None:
-        self.target_percentile = target_percentile
-        self.lower_percentile = lower_percentile
-        self.upper_percentile = upper_percentile
-        self.margin_fraction = margin_fraction
-        self.half_life_hours = half_life_hours
-        self.memory_interval_hours = memory_interval_hours
-        self.pod_min_cpu_cores = pod_min_cpu_cores
-        self.pod_min_memory_bytes = pod_min_memory_bytes
-        self.containers_per_pod = containers_per_pod
+        hist: ExponentialHistogram,
+        values: FloatArray,
+        weights: FloatArray,
+        floor: float,
+        confidence: float,
+    ) -> dict[str, float]:
+        margin = 1 + self.margin_fraction
+        floor = floor / self.containers_per_pod
+        lower = hist.percentile(values, weights, self.lower_percentile) * margin
+        upper = hist.percentile(values, weights, self.upper_percentile) * margin
+        if confidence > 0:
+            lower *= (1 + 0.001 / confidence) ** -2
+            upper *= 1 + 1 / confidence
+        else:
+            upper = math.inf
+        target = hist.percentile(values, weights, self.target_percentile) * margin
+        return {
+            "target": max(target, floor),
+            "lower": max(lower, floor),
+            "upper": max(upper, floor),
+        }
 
     def estimates(self, series: Series) -> dict[str, dict[str, float]]:
-        """Target, lower and upper bounds for CPU (cores) and memory (bytes), with confidence."""
+        """Target, lower and upper bounds for CPU (cores) and memory (bytes), with confidence;
+        a resource without points is left out."""
+        reference = series_end(series)
+        confidence = self._confidence(series)
+        out: dict[str, dict[str, float]] = {"confidence": {"days": confidence}}
         cpu, memory = series.cpu, series.memory
-        reference = int(max(cpu.t[-1], memory.t[-1]))
-        cpu_w = decay_weights(cpu.t, reference, self.half_life_hours)
-        interval = int(self.memory_interval_hours * 3_600)
-        peak_t, peaks = daily_peaks(memory.t, memory.v, series.memory_censored, interval)
-        memory_w = decay_weights(peak_t, reference, self.half_life_hours)
-        # Sample counts and first/last sample times come from CPU samples only (VPA's quirk).
-        confidence = min(float(cpu.t[-1] - cpu.t[0]) / DAY, len(cpu) / 1440)
-        margin = 1 + self.margin_fraction
-        out: dict[str, dict[str, float]] = {}
-        for name, hist, values, weights, floor in (
-            ("cpu", CPU_HISTOGRAM, cpu.v, cpu_w, self.pod_min_cpu_cores),
-            ("memory", MEMORY_HISTOGRAM, peaks, memory_w, self.pod_min_memory_bytes),
-        ):
-            floor = floor / self.containers_per_pod
-            lower = hist.percentile(values, weights, self.lower_percentile) * margin
-            upper = hist.percentile(values, weights, self.upper_percentile) * margin
-            if confidence > 0:
-                lower *= (1 + 0.001 / confidence) ** -2
-                upper *= 1 + 1 / confidence
-            else:
-                upper = math.inf
-            target = hist.percentile(values, weights, self.target_percentile) * margin
-            out[name] = {
-                "target": max(target, floor),
-                "lower": max(lower, floor),
-                "upper": max(upper, floor),
-            }
-        out["confidence"] = {"days": confidence}
+        if len(cpu):
+            cpu_w = decay_weights(cpu.t, reference, self.half_life_hours)
+            out["cpu"] = self._bounds(
+                CPU_HISTOGRAM, cpu.v, cpu_w, self.pod_min_cpu_cores, confidence
+            )
+        if len(memory):
+            interval = int(self.memory_interval_hours * 3_600)
+            peak_t, peaks = daily_peaks(memory.t, memory.v, series.memory_censored, interval)
+            memory_w = decay_weights(peak_t, reference, self.half_life_hours)
+            out["memory"] = self._bounds(
+                MEMORY_HISTOGRAM, peaks, memory_w, self.pod_min_memory_bytes, confidence
+            )
         return out
 
-    def _recommend_series(self, series: Series) -> Recommendation:
+    def _cpu(self, series: Series) -> Part | str:
+        est = self.estimates(series)
+        return Part(
+            {"cpu_request_cores": ceil_millicores(est["cpu"]["target"]), "cpu_limit_cores": None},
+            {
+                "cpu": {k: round(v, 4) for k, v in est["cpu"].items()},
+                "confidence_days": round(est["confidence"]["days"], 3),
+            },
+        )
+
+    def _memory(self, series: Series) -> Part | str:
         est = self.estimates(series)
         memory = float(math.ceil(est["memory"]["target"]))
-        return self._result(
-            series,
-            cpu_request_cores=ceil_millicores(est["cpu"]["target"]),
-            cpu_limit_cores=None,
-            memory_request_bytes=memory,
-            memory_limit_bytes=memory,
-            evidence={
-                "cpu": {k: round(v, 4) for k, v in est["cpu"].items()},
+        return Part(
+            {"memory_request_bytes": memory, "memory_limit_bytes": memory},
+            {
                 "memory": {k: round(v) for k, v in est["memory"].items()},
                 "confidence_days": round(est["confidence"]["days"], 3),
             },

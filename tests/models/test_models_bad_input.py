@@ -20,13 +20,17 @@ def test_one_point_is_insufficient_data(name: str) -> None:
     assert rec.cpu_request_cores is None and rec.memory_limit_bytes is None
 
 
-def test_all_nan_is_insufficient_data_and_refused_in_a_trace(tmp_path) -> None:
+def test_all_nan_cpu_leaves_cpu_unanswered_and_is_refused_in_a_trace(tmp_path) -> None:
     usage = daily_usage(4)
     usage["cpu_usage_cores"][:] = np.nan
     frame = build_frame({"a/a": usage})
     [rec] = get_recommender("healthcheck").fit(frame).recommend()
+    assert rec.ok and "no cpu_usage_cores" in rec.missing["cpu"]
+    assert rec.cpu_request_cores is None and rec.memory_limit_bytes is not None
+    usage["memory_working_set_bytes"][:-50] = np.nan  # a few hours of memory only
+    [rec] = get_recommender("healthcheck").fit(build_frame({"a/a": usage})).recommend()
     assert rec.status == "insufficient-data"
-    assert "no cpu_usage_cores" in rec.reason
+    assert "no cpu_usage_cores" in rec.reason and "days of history" in rec.reason
     path = tmp_path / "nan.csv"
     frame.to_csv(path, index=False)
     with pytest.raises(SchemaError, match="NaN"):

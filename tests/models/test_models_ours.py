@@ -7,6 +7,7 @@ import pytest
 from models_testdata import MIB, build_frame, daily_usage
 
 from healthcheck.models import get_recommender
+from healthcheck.models.cpu_quantile import CANDIDATES
 
 
 def test_usage_pinned_at_the_cpu_limit_is_demand_at_least_that() -> None:
@@ -26,7 +27,7 @@ def test_a_lower_risk_never_gives_a_lower_request() -> None:
     tight = get_recommender("healthcheck", cpu_risk=0.005).fit(frame).recommend()
     for a, b in zip(loose, tight, strict=True):
         assert b.cpu_request_cores >= a.cpu_request_cores
-        assert b.risk["cpu_exceedance"] <= 0.005 or b.evidence["cpu_statistic"].startswith("long+")
+        assert b.evidence["cpu_calibration_level"] <= a.evidence["cpu_calibration_level"]
 
 
 def test_growing_memory_is_covered_to_the_horizon() -> None:
@@ -45,9 +46,12 @@ def test_growing_memory_is_covered_to_the_horizon() -> None:
 
 def test_evidence_and_risk_are_stated() -> None:
     [rec] = get_recommender("healthcheck").fit(build_frame({"a/a": daily_usage(28)})).recommend()
-    assert rec.evidence["cpu_statistic"].split(":")[0] in {"long", "long+recent"}
-    assert set(rec.evidence["cpu_candidates_replayed_exceedance"]) == {"long", "long+recent"}
+    names = {c.name for c in CANDIDATES}
+    assert rec.evidence["cpu_statistic"].split(":")[0] in names
+    assert set(rec.evidence["cpu_candidates_relative_loss"]) == names
+    assert min(v for v in rec.evidence["cpu_candidates_relative_loss"].values()) == 1.0
     assert 0 <= rec.risk["cpu_exceedance"] <= 1
+    assert 0 <= rec.risk["memory_would_oom"] <= 1
     assert rec.cpu_limit_cores >= rec.cpu_request_cores
     assert rec.memory_request_bytes == rec.memory_limit_bytes
     assert rec.monthly_cost == pytest.approx(
