@@ -128,12 +128,15 @@ def split_metric(frame: pd.DataFrame, metric: str) -> dict[tuple[str, str, str],
             cat = frame[column]
             if not isinstance(cat.dtype, pd.CategoricalDtype):
                 cat = cat.astype("category")
-            codes.append(np.asarray(cat.cat.codes.to_numpy()[rows], dtype=np.int64))
+            # int32 codes (a category count fits): half the working memory of int64 here.
+            codes.append(np.asarray(cat.cat.codes.to_numpy()[rows], dtype=np.int32))
             names.append([str(c) for c in cat.cat.categories])
         else:
-            codes.append(np.zeros(len(t), dtype=np.int64))
+            codes.append(np.zeros(len(t), dtype=np.int32))
             names.append([""])
-    key = (codes[0] * (len(names[1]) + 1) + codes[1]) * (len(names[2]) + 1) + codes[2]
+    key = (codes[0].astype(np.int64) * (len(names[1]) + 1) + codes[1]) * (
+        len(names[2]) + 1
+    ) + codes[2]
     keep = ~np.isnan(v)
     if not keep.all():
         t, v, key = t[keep], v[keep], key[keep]
@@ -142,7 +145,7 @@ def split_metric(frame: pd.DataFrame, metric: str) -> dict[tuple[str, str, str],
         return {}
     dk = np.diff(key)
     dt = np.diff(t)
-    if not np.all((dk > 0) | ((dk == 0) & (dt > 0))):
+    if not bool(np.all(dk >= 0)) or not bool(np.all((dk > 0) | (dt > 0))):
         order = np.lexsort((t, key))
         t, v, key = t[order], v[order], key[order]
         codes = [c[order] for c in codes]
