@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from recommend import synthetic_fleet  # noqa: E402
+from recommend import synthetic_fleet
 
 
 def main() -> None:

@@ -104,7 +104,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
-    frame = table.to_pandas(self_destruct=True, split_blocks=True)
+    frame: pd.DataFrame = table.to_pandas(self_destruct=True, split_blocks=True)
     del table
     pa.default_memory_pool().release_unused()
     return frame
@@ -136,7 +136,9 @@ def validate_in_chunks(frame: pd.DataFrame, rows: int = VALIDATE_ROWS) -> pd.Dat
     # Every chunk passed: the whole frame in the types the check returns, without its copies.
     out = {}
     for column, dtype in canonical.items():
-        values = frame[column] if column in frame.columns else pd.Series("", index=frame.index)
+        values: pd.Series = (
+            frame[column] if column in frame.columns else pd.Series("", index=frame.index)
+        )
         if isinstance(dtype, pd.CategoricalDtype):
             out[column] = (
                 values
@@ -144,7 +146,7 @@ def validate_in_chunks(frame: pd.DataFrame, rows: int = VALIDATE_ROWS) -> pd.Dat
                 else values.astype("category")
             )
         elif column == "timestamp":
-            out[column] = values.dt.tz_convert("UTC").astype(dtype)
+            out[column] = pd.Series(values).dt.tz_convert("UTC").astype(dtype)
         else:
             out[column] = values.astype(dtype)
     return pd.DataFrame(out).reset_index(drop=True)
