@@ -13,6 +13,10 @@ SOURCE = (
     "healthcheck rule; Prometheus keeps 15 days by default (Sourcegraph's image sets no "
     "retention flag), too short for a quarter (reference §1.1)"
 )
+SOURCE_SHAPES = (
+    "the pull's label-shape notes (docs/pull.md, Label shapes): Sourcegraph's Helm and Kustomize "
+    "Prometheus configurations, tests/fixtures/sourcegraph-real/"
+)
 # docker-compose has limits only: its missing requests are expected, not a data problem
 COMPOSE_ABSENT = frozenset({"cpu_request_cores", "memory_request_bytes"})
 # add-on queues: an instance without executors or code insights has no such series
@@ -46,6 +50,60 @@ def data_quality(ctx: CheckContext) -> list[Finding]:
     ).astype("datetime64[ns]")
     findings = [_missing(ctx, missing, absent_addons)]
     findings += _gaps_and_coverage(ctx, stamps)
+    findings += _collection_notes(ctx)
+    return findings
+
+
+def _collection_notes(ctx: CheckContext) -> list[Finding]:
+    """What the pulls of the quarter said about how a value was obtained: a stock install's
+    memory requests are configured values, not measurements; the volumes nothing measured."""
+    latest: dict[str, str] = {}
+    for load in ctx.store.read_manifest(ctx.customer).loads:
+        if load.start >= ctx.end or load.end <= ctx.start:
+            continue
+        for note in (load.model_extra or {}).get("quality") or []:
+            if isinstance(note, dict) and note.get("kind") in ("configured", "unmeasured_volumes"):
+                latest[str(note["kind"])] = str(note.get("detail", ""))
+    findings = []
+    if "configured" in latest:
+        defaults = "defaults" in latest["configured"]
+        findings.append(
+            Finding(
+                id="data_quality.configured_requests",
+                area="data_quality",
+                title="Memory requests are the configured values, not measurements",
+                severity="info",
+                evidence=Evidence(numbers={"source": latest["configured"]}, window=ctx.window),
+                action=(
+                    "Name the customer's override file as `deployment_config` in its entry, so "
+                    "the requests are the customer's own rather than the chart's defaults."
+                    if defaults
+                    else ""
+                ),
+                source=SOURCE_SHAPES,
+            )
+        )
+    if "unmeasured_volumes" in latest:
+        detail = latest["unmeasured_volumes"]
+        named = detail.split("nothing measures ", 1)[-1].split(", so", 1)[0]
+        findings.append(
+            Finding(
+                id="data_quality.unmeasured_volumes",
+                area="data_quality",
+                title="Some volumes are not measured: their disk runway is unknown",
+                severity="warning",
+                evidence=Evidence(
+                    numbers={"unmeasured": [v.strip() for v in named.split(",")]},
+                    window=ctx.window,
+                ),
+                action=(
+                    "Let Prometheus scrape the kubelet's volume stats (Helm: "
+                    "prometheus.privileged=true adds the kubernetes-nodes job; Kustomize: add a "
+                    "kubelet scrape job) or run node-exporter, then pull again."
+                ),
+                source=SOURCE_SHAPES,
+            )
+        )
     return findings
 
 

@@ -621,7 +621,14 @@ def shape_notes(catalog: Catalog, choices: Sequence[ShapeChoice]) -> list[Qualit
                 )
             )
     disk = next((c for c in choices if c.metric == "disk_used_bytes"), None)
-    if disk is not None and disk.rule is not None and disk.rule.series == "target":
+    # on Kubernetes each claim is a volume of its own; on docker-compose the volumes share the
+    # host's disk, which gitserver's own metrics measure
+    if (
+        disk is not None
+        and disk.rule is not None
+        and disk.rule.series == "target"
+        and disk.rule.family == "kubernetes"
+    ):
         unmeasured = [
             f"{service.name} ({volume.name})"
             for service in catalog.default_services()

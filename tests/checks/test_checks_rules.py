@@ -29,7 +29,7 @@ from healthcheck.checks import Finding, run_checks
 from healthcheck.checks.releases import Version, load_releases, upgrade_path
 from healthcheck.config import Customer
 from healthcheck.quarters import Quarter
-from healthcheck.store import Store
+from healthcheck.store import LoadRecord, Store
 
 Q3 = Quarter(2026, 3)
 GIB = 2**30
@@ -554,6 +554,41 @@ def test_short_retention_and_no_gap(make_store: MakeStore) -> None:
     )
     findings = by_id(run(make_store(frame), "data_quality"))
     assert findings["data_quality.coverage"].severity == "warning"
+
+
+def test_a_stock_installs_configured_requests_and_unmeasured_volumes_are_said(
+    make_store: MakeStore,
+) -> None:
+    frame = series("cpu_usage_cores", "worker", np.full(QUARTER_5M, 0.5), instance="pod-0")
+    store = make_store(frame)
+    findings = by_id(run(store, "data_quality"))
+    assert "data_quality.configured_requests" not in findings  # no pull said so
+    notes = [
+        {"kind": "configured", "metric": "memory_request_bytes", "count": 0,
+         "detail": "memory_request_bytes: … the configured value: worker from the Helm chart's "
+                   "defaults"},
+        {"kind": "unmeasured_volumes", "metric": "disk_used_bytes", "count": 2,
+         "detail": "no kubelet volume stats …: nothing measures pgsql (pgsql), "
+                   "zoekt-webserver (data), so their runway is unknown"},
+    ]  # fmt: skip
+    store.record_load(
+        CUSTOMER,
+        LoadRecord(
+            source="prometheus",
+            loaded_at=Q3.end,
+            start=Q3.start,
+            end=Q3.end,
+            metrics=["cpu_usage_cores"],
+            rows=1,
+            quality=notes,
+        ),
+    )
+    findings = by_id(run(store, "data_quality"))
+    configured = findings["data_quality.configured_requests"]
+    assert configured.severity == "info" and "deployment_config" in configured.action
+    unmeasured = findings["data_quality.unmeasured_volumes"]
+    assert unmeasured.severity == "warning"
+    assert unmeasured.evidence.numbers["unmeasured"] == ["pgsql (pgsql)", "zoekt-webserver (data)"]
 
 
 # ------------------------------------------------------------------------------- versions
