@@ -13,18 +13,29 @@ the instant just before t: the 00:00 point of 1 October closes September's last 
 
 Every file is written to ``.staging/`` and moved into place with `os.replace`, so a write killed
 half-way leaves the previous version of every file readable.
+
+One writer per customer: every write method checks that this process holds the customer's lock
+(`Store.lock`), taken once by the process that orchestrates the customer (a CLI command, a fleet
+task) and held while everything below it writes. A write without it is a bug
+(`LockNotHeldError`), caught by the tests, never a silent race.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import itertools
 import json
 import os
 import re
 import shutil
+import sys
+import threading
+import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -41,6 +52,7 @@ from healthcheck.contract import empty_metrics_frame, validate_metrics_frame
 from healthcheck.errors import (
     MissingDataError,
     ParameterError,
+    SchemaError,
     StoreError,
     UnknownCustomerError,
 )
@@ -48,6 +60,16 @@ from healthcheck.quarters import Quarter
 
 DEFAULT_STORE = Path("data/store")
 STORE_ENV = "HEALTHCHECK_STORE"
+# Beside the customers' folders (the leading dot keeps it out of `Store.customers()`), so taking
+# a lock never creates a customer folder and `forget` can delete the folder while holding it.
+LOCKS_FOLDER = ".locks"
+DEFAULT_LOCK_WAIT_SECONDS = 900.0
+LOCK_WAIT_ENV = "HEALTHCHECK_LOCK_WAIT"
+_LOCK_POLL_SECONDS = 0.2
+# Physical bounds of a stored point (the door's check; see docs/reliability.md).
+MAX_VALUE = 1e15
+FIRST_TIMESTAMP = pd.Timestamp("2000-01-01", tz="UTC")
+LAST_TIMESTAMP = pd.Timestamp("2100-01-01", tz="UTC")
 CUSTOMER_NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 _FILE_SCHEMA = pa.schema(
@@ -73,6 +95,50 @@ def validate_customer_name(name: str) -> str:
             "(e.g. 'acme-corp'), starting and ending with a letter or digit"
         )
     return name
+
+
+class BusyError(StoreError):
+    """Another process held the customer's lock for longer than we were willing to wait."""
+
+
+class LockNotHeldError(RuntimeError):
+    """A write to a customer's store without its lock, or a second lock below the first: a bug."""
+
+
+@dataclass(frozen=True)
+class CustomerLock:
+    """Proof that this process holds a customer's lock; given by `Store.lock`."""
+
+    store_root: Path
+    customer: str
+    path: Path
+
+
+# Locks this process holds: lock file (real path) -> the thread that took it. flock() locks
+# belong to an open file, so a second open in this process would wait for ourselves: a
+# re-lock from the holding thread is refused at once instead.
+_HELD: dict[str, int] = {}
+_HELD_GUARD = threading.Lock()
+
+
+def bad_point_mask(frame: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Points outside physical bounds: a value negative, above 1e15 or not finite, or a time
+    outside 2000-2100. Such points are never stored (a pull drops them, an import refuses)."""
+    values = frame["value"].to_numpy(dtype=np.float64, na_value=np.nan)
+    stamps = frame["timestamp"]
+    bad: np.ndarray[Any, np.dtype[np.bool_]] = ~np.isfinite(values) | (values < 0)
+    bad |= values > MAX_VALUE
+    bad |= ((stamps < FIRST_TIMESTAMP) | (stamps >= LAST_TIMESTAMP)).to_numpy(dtype=bool)
+    return bad
+
+
+def describe_bad_point(frame: pd.DataFrame, row: int) -> str:
+    """One bad point in words: its time, metric, service and value."""
+    point = frame.iloc[row]
+    return (
+        f"{point['metric']} of {point['service']!s} at {point['timestamp']}: value "
+        f"{float(point['value']):g} (allowed: 0 to {MAX_VALUE:g}, times 2000-2100)"
+    )
 
 
 class Inventory(BaseModel):
@@ -189,6 +255,133 @@ class Store:
             )
         return folder
 
+    # ------------------------------------------------------------------ the customer's lock
+
+    def lock_path(self, customer: str) -> Path:
+        """The customer's lock file: ``<store>/.locks/<customer>.lock``."""
+        return self.root / LOCKS_FOLDER / f"{validate_customer_name(customer)}.lock"
+
+    @contextmanager
+    def lock(
+        self,
+        customer: str,
+        *,
+        wait_seconds: float | None = None,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> Iterator[CustomerLock]:
+        """Hold the customer's lock: the one writer of its store until the block ends.
+
+        Take it once, in the process that orchestrates the customer (each CLI command that
+        writes: pull, import, demo, forget, store prune; a fleet task), and call everything
+        below inside the block; nothing below locks again. Every write method
+        (`write_metrics`, `write_inventory`, `write_manifest`, `record_load`, `record_chunks`,
+        `prune_metrics`, `write_customer_file`, `delete_customer`) raises `LockNotHeldError`
+        without it, and a second `lock` of the same customer from the holding thread raises it
+        too. Code that writes its own file in the customer's folder (the analysis artefact)
+        uses `write_customer_file`, or calls `require_lock` first.
+
+        When another process holds it, `on_wait` gets one line saying who (default: printed on
+        stderr), and the call waits up to `wait_seconds` (default $HEALTHCHECK_LOCK_WAIT, else
+        900 s), then raises `BusyError` naming the holder. It is an `fcntl.flock` on
+        ``<store>/.locks/<customer>.lock``: the kernel releases it when the holder dies, so a
+        killed process leaves no stale lock. Staging files a killed writer left behind are
+        swept once the lock is taken.
+
+        >>> with store.lock("acme") as held:          # doctest: +SKIP
+        ...     pull(store, customer, ...)            # writes freely; never locks again
+        """
+        path = self.lock_path(customer)
+        wait = _lock_wait(wait_seconds)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot write to store {self.root}: {exc.strerror}") from exc
+        key = os.path.realpath(path)
+        with _HELD_GUARD:
+            if _HELD.get(key) == threading.get_ident():
+                raise LockNotHeldError(
+                    f"{customer!r} is already locked by this thread: the orchestrating caller "
+                    "takes the lock once and passes it down; nothing below re-locks"
+                )
+        handle = self._acquire(path, customer, wait, on_wait)
+        with _HELD_GUARD:
+            _HELD[key] = threading.get_ident()
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()} on {os.uname().nodename}\n")
+            handle.flush()
+            self._sweep_staging(customer)
+            yield CustomerLock(self.root, customer, path)
+        finally:
+            with _HELD_GUARD:
+                _HELD.pop(key, None)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            handle.close()
+
+    def holds_lock(self, customer: str) -> bool:
+        """Whether this process holds the customer's lock."""
+        key = os.path.realpath(self.lock_path(customer))
+        with _HELD_GUARD:
+            return key in _HELD
+
+    def require_lock(self, customer: str) -> None:
+        """Raise `LockNotHeldError` unless this process holds the customer's lock."""
+        if not self.holds_lock(customer):
+            raise LockNotHeldError(
+                f"write to {customer!r} in store {self.root} without its lock: take "
+                "`Store.lock(customer)` once in the orchestrating command and pass it down"
+            )
+
+    def _acquire(
+        self,
+        path: Path,
+        customer: str,
+        wait_seconds: float,
+        on_wait: Callable[[str], None] | None,
+    ) -> Any:
+        deadline = time.monotonic() + wait_seconds
+        told = False
+        while True:
+            handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held past this call
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                handle.close()
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise StoreError(f"cannot lock {path}: {exc.strerror}") from exc
+                if time.monotonic() >= deadline:
+                    raise BusyError(
+                        f"busy: another run ({_holder(path)}) is working on {customer!r}; "
+                        f"waited {wait_seconds:g} s; rerun when it has finished "
+                        f"(or wait longer: {LOCK_WAIT_ENV}=SECONDS)"
+                    ) from None
+                if not told:
+                    told = True
+                    message = (
+                        f"waiting for {_holder(path)}, which is writing to {customer!r} "
+                        f"(up to {wait_seconds:g} s)"
+                    )
+                    (on_wait or _print_waiting)(message)
+                time.sleep(_LOCK_POLL_SECONDS)
+                continue
+            # `forget` may have deleted the file while we waited: lock the one now there.
+            try:
+                same = os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                return handle
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            handle.close()
+
+    def _sweep_staging(self, customer: str) -> None:
+        """Remove what a killed writer left in ``.staging/`` (only the lock holder writes)."""
+        staging = self.customer_dir(customer) / ".staging"
+        if staging.is_dir():
+            for leftover in staging.glob("*.tmp"):
+                leftover.unlink(missing_ok=True)
+
     # ------------------------------------------------------------------ metrics
 
     def write_metrics(self, customer: str, frame: pd.DataFrame) -> int:
@@ -196,10 +389,19 @@ class Store:
 
         Points already stored under the same key are replaced (a re-pull is idempotent). Each
         (metric, month) file is rewritten whole in ``.staging/`` and then moved into place.
+        A point outside physical bounds (`bad_point_mask`) is a `SchemaError`: the sources
+        drop or refuse such points before they get here. Needs the customer's lock.
         """
+        self.require_lock(customer)
         data = validate_metrics_frame(frame)
         if data.empty:
             return 0
+        bad = bad_point_mask(data)
+        if bad.any():
+            raise SchemaError(
+                f"{int(bad.sum())} point(s) outside physical bounds, e.g. "
+                f"{describe_bad_point(data, int(np.argmax(bad)))}; nothing was written"
+            )
         folder = self.customer_dir(customer)
         months = _step_months(data["timestamp"])
         groups = data.groupby([data["metric"], months], sort=True, observed=True)
@@ -305,7 +507,8 @@ class Store:
     # ------------------------------------------------------------------ inventory and manifest
 
     def write_inventory(self, customer: str, inventory: Inventory) -> Path:
-        """Store one inventory snapshot, named by its time, UTC."""
+        """Store one inventory snapshot, named by its time, UTC. Needs the customer's lock."""
+        self.require_lock(customer)
         folder = self.customer_dir(customer)
         stamp = inventory.taken_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
         path = folder / "inventory" / f"{stamp}.json"
@@ -332,19 +535,23 @@ class Store:
         return _load_model(Manifest, path)
 
     def write_manifest(self, manifest: Manifest) -> None:
+        """Replace the customer's manifest. Needs the customer's lock."""
+        self.require_lock(manifest.customer)
         folder = self.customer_dir(manifest.customer)
         self._write_bytes(
             folder, folder / "manifest.json", _json_bytes(manifest.model_dump(mode="json"))
         )
 
     def record_load(self, customer: str, record: LoadRecord) -> None:
-        """Append one load to the customer's manifest."""
+        """Append one load to the customer's manifest. Needs the customer's lock."""
+        self.require_lock(customer)
         manifest = self.read_manifest(customer)
         manifest.loads.append(record)
         self.write_manifest(manifest)
 
     def record_chunks(self, customer: str, records: Sequence[ChunkRecord]) -> None:
         """Append fetched chunks to the manifest (after their points are stored)."""
+        self.require_lock(customer)
         manifest = self.read_manifest(customer)
         manifest.chunks.extend(records)
         self.write_manifest(manifest)
@@ -373,8 +580,57 @@ class Store:
         return newest
 
     def delete_customer(self, customer: str) -> None:
-        """Remove everything stored for the customer."""
+        """Remove everything stored for the customer. Needs the customer's lock."""
+        self.require_lock(customer)
         shutil.rmtree(self.require_customer(customer))
+
+    def write_customer_file(self, customer: str, relative: str | Path, data: bytes) -> Path:
+        """Write `data` atomically at `relative` inside the customer's folder (e.g. the analysis
+        artefact); return its path. Needs the customer's lock."""
+        self.require_lock(customer)
+        folder = self.customer_dir(customer)
+        path = (folder / relative).resolve()
+        if not path.is_relative_to(folder.resolve()) or path == folder.resolve():
+            raise ParameterError(f"{relative} is not a file inside {customer!r}'s folder")
+        self._write_bytes(folder, path, data)
+        return path
+
+    def prune_metrics(
+        self,
+        customer: str,
+        metric: str,
+        *,
+        start: datetime | pd.Timestamp | None = None,
+        end: datetime | pd.Timestamp | None = None,
+    ) -> int:
+        """Delete the metric's points with start < t <= end (open ends: no bound); return how
+        many went. Each month file touched is rewritten atomically, or removed when emptied.
+        Needs the customer's lock."""
+        self.require_lock(customer)
+        folder = self.require_customer(customer)
+        known = self.metric_names(customer)
+        if metric not in known:
+            raise MissingDataError(
+                f"customer {customer!r} has no metric {metric!r}; "
+                f"stored: {', '.join(known) or 'none'}"
+            )
+        start_ts, end_ts = _utc(start), _utc(end)
+        removed = 0
+        for path in self._month_files(folder, metric, start_ts, end_ts):
+            frame = _read_file(path)
+            drop = np.ones(len(frame), dtype=bool)
+            if start_ts is not None:
+                drop &= (frame["timestamp"] > start_ts).to_numpy()
+            if end_ts is not None:
+                drop &= (frame["timestamp"] <= end_ts).to_numpy()
+            if not drop.any():
+                continue
+            removed += int(drop.sum())
+            if drop.all():
+                path.unlink()
+            else:
+                self._write_parquet(folder, path, frame[~drop].reset_index(drop=True))
+        return removed
 
     # ------------------------------------------------------------------ atomic writes
 
@@ -419,6 +675,11 @@ class Store:
             with open(staging, "rb") as handle:
                 os.fsync(handle.fileno())
             os.replace(staging, path)
+        except OSError as exc:  # a full disk, a quota, a read-only mount: the old file stays
+            raise StoreError(
+                f"cannot write {path} in store {self.root}: {exc.strerror or exc}; "
+                "the file there is unchanged: free space (or fix the mount) and run again"
+            ) from exc
         finally:
             staging.unlink(missing_ok=True)
 
@@ -491,6 +752,31 @@ def _utc(moment: datetime | pd.Timestamp | None) -> pd.Timestamp | None:
     if stamp.tzinfo is None:
         raise ParameterError(f"time {moment} has no timezone: give it in UTC")
     return stamp.tz_convert("UTC")
+
+
+def _lock_wait(wait_seconds: float | None) -> float:
+    if wait_seconds is not None:
+        return wait_seconds
+    text = os.environ.get(LOCK_WAIT_ENV)
+    if not text:
+        return DEFAULT_LOCK_WAIT_SECONDS
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        raise ParameterError(
+            f"{LOCK_WAIT_ENV}={text!r} is not a number of seconds: e.g. {LOCK_WAIT_ENV}=60"
+        ) from None
+
+
+def _holder(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip() or "another process"
+    except OSError:
+        return "another process"
+
+
+def _print_waiting(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def _json_bytes(payload: Any) -> bytes:

@@ -34,27 +34,28 @@ def assert_one_line_error(result: Result, *fragments: str) -> None:
 def small_store(tmp_path: Path) -> Path:
     store = Store(tmp_path / "store")
     stamps = pd.date_range("2026-07-01 01:00", periods=48, freq="1h", tz="UTC")
-    store.write_metrics(
-        "acme",
-        pd.DataFrame(
-            {
-                "timestamp": stamps,
-                "metric": "cpu_usage_cores",
-                "service": "frontend",
-                "instance": "frontend-0",
-                "value": 1.0,
-            }
-        ),
-    )
-    store.write_inventory(
-        "acme",
-        Inventory(
-            taken_at=stamps[-1].to_pydatetime(),
-            source="test",
-            product_version="7.6.0",
-            deployment="kustomize",
-        ),
-    )
+    with store.lock("acme"):
+        store.write_metrics(
+            "acme",
+            pd.DataFrame(
+                {
+                    "timestamp": stamps,
+                    "metric": "cpu_usage_cores",
+                    "service": "frontend",
+                    "instance": "frontend-0",
+                    "value": 1.0,
+                }
+            ),
+        )
+        store.write_inventory(
+            "acme",
+            Inventory(
+                taken_at=stamps[-1].to_pydatetime(),
+                source="test",
+                product_version="7.6.0",
+                deployment="kustomize",
+            ),
+        )
     return store.root
 
 

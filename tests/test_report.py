@@ -475,10 +475,11 @@ def test_overview_names_the_period_and_the_instance(store_root: Path, tmp_path: 
     assert "docker-compose" in text and "1,200 users" in text
 
     bare = Store(tmp_path)
-    bare.write_metrics("bare", pd.DataFrame(
-        {"timestamp": [pd.Timestamp("2026-07-02", tz="UTC")], "metric": "cpu_usage_cores",
-         "service": "frontend", "instance": "frontend-0", "value": [1.0]}
-    ))  # fmt: skip
+    with bare.lock("bare"):
+        bare.write_metrics("bare", pd.DataFrame(
+            {"timestamp": [pd.Timestamp("2026-07-02", tz="UTC")], "metric": "cpu_usage_cores",
+             "service": "frontend", "instance": "frontend-0", "value": [1.0]}
+        ))  # fmt: skip
     assert "No inventory" in overview_html(load_context("bare", "2026Q3", str(tmp_path)))
 
 

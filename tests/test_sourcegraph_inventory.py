@@ -681,7 +681,8 @@ def test_inventory_is_stored_with_its_timestamp_and_without_the_token(
     later = fetch_inventory(
         connection(url), deployment="helm", now=NOW + timedelta(days=91), timeout_seconds=0.5
     )
-    paths = [store.write_inventory("acme", inv) for inv in (first, later)]
+    with store.lock("acme"):
+        paths = [store.write_inventory("acme", inv) for inv in (first, later)]
 
     snapshots = store.inventories("acme")
     assert [s.taken_at for s in snapshots] == [NOW, NOW + timedelta(days=91)]

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +27,14 @@ from healthcheck.errors import (
 )
 from healthcheck.quarters import Quarter
 from healthcheck.store import Inventory, LoadRecord, Store
+
+
+@pytest.fixture(autouse=True)
+def acme_lock(tmp_path: Path) -> Iterator[ExitStack]:
+    """Every write needs the customer's lock: these tests hold acme's (close it to release)."""
+    with ExitStack() as stack:
+        stack.enter_context(Store(tmp_path).lock("acme"))
+        yield stack
 
 
 def usage(
@@ -127,7 +137,7 @@ def test_bad_frame_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
 def test_unsafe_customer_names_are_refused(tmp_path: Path, name: str) -> None:
     with pytest.raises(ParameterError, match="invalid customer name"):
         Store(tmp_path).write_metrics(name, usage())
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == [".locks"]
 
 
 def test_missing_empty_and_unknown(tmp_path: Path) -> None:
@@ -162,19 +172,22 @@ def test_a_write_that_fails_half_way_leaves_the_previous_data(
         original(self, table)
 
     monkeypatch.setattr(pq.ParquetWriter, "write_table", crash_on_second_row_group)
-    with pytest.raises(OSError, match="disk went away"):
+    with pytest.raises(StoreError, match="disk went away"):
         store.write_metrics("acme", usage(start="2026-07-01 00:05", seed=2))
     monkeypatch.undo()
     pd.testing.assert_frame_equal(store.read_metrics("acme"), before)
     assert list((tmp_path / "acme/.staging").iterdir()) == []
 
 
-def test_a_killed_writer_process_leaves_readable_data(tmp_path: Path) -> None:
+def test_a_killed_writer_process_leaves_readable_data(
+    tmp_path: Path, acme_lock: ExitStack
+) -> None:
     """SIGKILL a process that rewrites one month file in a loop; the file stays whole."""
     store = Store(tmp_path)
     big = usage(start="2026-07-01 00:05", periods=8_000, services=("frontend",))
     store.write_metrics("acme", big)
     before = store.read_metrics("acme")
+    acme_lock.close()  # the child process writes now
     script = textwrap.dedent(
         f"""
         import sys
@@ -183,6 +196,7 @@ def test_a_killed_writer_process_leaves_readable_data(tmp_path: Path) -> None:
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from test_store import usage
         store = Store({str(tmp_path)!r})
+        store.lock("acme").__enter__()
         print("ready", flush=True)
         for seed in range(2, 1000):
             store.write_metrics("acme", usage(start="2026-07-01 00:05", periods=8_000,

@@ -93,20 +93,23 @@ def test_request_and_limit_are_the_median_of_each_instances_latest_value() -> No
 def compose_store(root: Path) -> Store:
     """A docker-compose customer: limits but no requests, and a name with HTML in it."""
     store = Store(root)
-    store.write_metrics(
-        "compose-co",
-        pd.concat(
-            [
-                series("cpu_usage_cores", "<b>x</b>", "x-0", [0.5, 1.5, 1.0]),
-                series("memory_working_set_bytes", "<b>x</b>", "x-0", [1 * GIB, 3 * GIB, 2 * GIB]),
-                series("cpu_limit_cores", "<b>x</b>", "x-0", [2.0, 2.0, 2.0]),
-                series("memory_limit_bytes", "<b>x</b>", "x-0", [4 * GIB] * 3),
-                # Outside the quarter: must not count.
-                series("cpu_usage_cores", "<b>x</b>", "x-0", [99.0], start="2026-06-15"),
-                series("cpu_usage_cores", "<b>x</b>", "x-0", [99.0], start="2026-10-01 01:00"),
-            ]
-        ),
-    )
+    with store.lock("compose-co"):
+        store.write_metrics(
+            "compose-co",
+            pd.concat(
+                [
+                    series("cpu_usage_cores", "<b>x</b>", "x-0", [0.5, 1.5, 1.0]),
+                    series(
+                        "memory_working_set_bytes", "<b>x</b>", "x-0", [1 * GIB, 3 * GIB, 2 * GIB]
+                    ),
+                    series("cpu_limit_cores", "<b>x</b>", "x-0", [2.0, 2.0, 2.0]),
+                    series("memory_limit_bytes", "<b>x</b>", "x-0", [4 * GIB] * 3),
+                    # Outside the quarter: must not count.
+                    series("cpu_usage_cores", "<b>x</b>", "x-0", [99.0], start="2026-06-15"),
+                    series("cpu_usage_cores", "<b>x</b>", "x-0", [99.0], start="2026-10-01 01:00"),
+                ]
+            ),
+        )
     return store
 
 

@@ -122,3 +122,4 @@ from healthcheck.cli import fleet as _fleet  # noqa: E402, F401
 from healthcheck.cli import imports as _imports  # noqa: E402, F401
 from healthcheck.cli import models as _models  # noqa: E402, F401
 from healthcheck.cli import pull as _pull  # noqa: E402, F401
+from healthcheck.cli import store as _store  # noqa: E402, F401

@@ -167,13 +167,15 @@ def forget_command(
     from healthcheck.report import resolve_reports_dir
 
     reports_dir = resolve_reports_dir(reports_path)
-    plan = plan_forget(Store.resolve(store_path), reports_dir, customer)
+    store = Store.resolve(store_path)
+    plan = plan_forget(store, reports_dir, customer)
     click.echo(f"Forgetting {customer} deletes:")
     for path, size in plan.paths:
         click.echo(f"  {path}  ({human_size(size)})")
     if not yes:
         click.confirm("Delete these for good?", abort=True)
-    forget(plan)
+    with store.lock(customer):  # no pull or import of this customer may run meanwhile
+        forget(plan)
     if reports_dir.is_dir():
         write_indexes(reports_dir)  # the index must not link to reports that are gone
     click.echo(f"Deleted {len(plan.paths)} path(s), {human_size(plan.total_bytes)}.")

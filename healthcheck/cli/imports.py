@@ -55,7 +55,7 @@ def import_command(
             "(helm, kustomize or docker-compose) before importing"
         ) from None
     store = Store.resolve(store_path)
-    with status(f"Reading {file.name}"):
+    with store.lock(customer), status(f"Reading {file.name}"):
         result = import_file(
             store,
             customer,

@@ -101,12 +101,14 @@ def pull(
 
     customer = _customer(customer_name, customers_path)
     start, end = _range(quarter, since, until, allow_open_start=incremental)
+    store = Store.resolve(store_path)
     with (
+        store.lock(customer.name),
         connect(customer, attempts=attempts) as client,
         _chunk_progress(f"pulling {customer.name}") as (on_plan, on_chunk),
     ):
         summary = run_pull(
-            Store.resolve(store_path),
+            store,
             customer,
             client=client,
             since=start,

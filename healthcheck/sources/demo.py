@@ -271,7 +271,8 @@ def generate_demo_fleet(
     fleet = _select(demo_fleet(count), only)
     start, end = demo_window(today)
     for customer in fleet:
-        _write_customer(store, customer, start, end)
+        with store.lock(customer.name):  # the demo orchestrates each customer it writes
+            _write_customer(store, customer, start, end)
         if on_customer is not None:
             on_customer(customer)
     return fleet

@@ -314,7 +314,10 @@ def import_file(
     skip_unknown: bool = False,
     now: datetime | None = None,
 ) -> ImportResult:
-    """Load `path` completely, then write its points and one manifest record to the store."""
+    """Load `path` completely, then write its points and one manifest record to the store.
+
+    The caller holds the customer's lock (`Store.lock`)."""
+    store.require_lock(customer)
     loaded = load_file(path, deployment=deployment, step=step, skip_unknown=skip_unknown)
     frame = loaded.frame
     rows = store.write_metrics(customer, frame)

@@ -138,6 +138,7 @@ def pull(
     With `incremental`, `since` is where the stored data ends (or, with nothing stored, as far
     back as the server's retention goes) and `until` defaults to now.
     """
+    store.require_lock(customer.name)  # the caller orchestrates the customer and holds it
     catalog = catalog or load_catalog()
     started = time.monotonic()
     owns_client = client is None

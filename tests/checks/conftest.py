@@ -25,18 +25,19 @@ def make_store(tmp_path: Path) -> Iterator[Callable[..., Store]]:
         **extra: object,
     ) -> Store:
         store = Store(tmp_path / "store")
-        store.write_metrics(CUSTOMER, pd.concat(frames, ignore_index=True))
-        store.write_inventory(
-            CUSTOMER,
-            Inventory(
-                taken_at=QUARTER_END,
-                source="test",
-                product_version=version,
-                deployment=deployment,  # type: ignore[arg-type]
-                users=users,
-                **extra,  # type: ignore[arg-type]
-            ),
-        )
+        with store.lock(CUSTOMER):
+            store.write_metrics(CUSTOMER, pd.concat(frames, ignore_index=True))
+            store.write_inventory(
+                CUSTOMER,
+                Inventory(
+                    taken_at=QUARTER_END,
+                    source="test",
+                    product_version=version,
+                    deployment=deployment,  # type: ignore[arg-type]
+                    users=users,
+                    **extra,  # type: ignore[arg-type]
+                ),
+            )
         return store
 
     yield make

@@ -101,18 +101,19 @@ def demo_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store = Store(tmp_path_factory.mktemp("fleet-source") / "store")
     start = WINDOW_END - timedelta(days=WINDOW_DAYS)
     for customer in DEMO:
-        store.write_metrics(customer.name, generate_customer(customer, start, WINDOW_END))
-        store.write_inventory(
-            customer.name,
-            Inventory(
-                taken_at=WINDOW_END,
-                source="demo",
-                product_version=customer.product_version,
-                deployment=customer.deployment,
-                users=customer.users,
-                repositories=customer.repositories,
-            ),
-        )
+        with store.lock(customer.name):
+            store.write_metrics(customer.name, generate_customer(customer, start, WINDOW_END))
+            store.write_inventory(
+                customer.name,
+                Inventory(
+                    taken_at=WINDOW_END,
+                    source="demo",
+                    product_version=customer.product_version,
+                    deployment=customer.deployment,
+                    users=customer.users,
+                    repositories=customer.repositories,
+                ),
+            )
     return store.root
 
 

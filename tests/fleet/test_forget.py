@@ -17,18 +17,19 @@ def setup(tmp_path: Path) -> Store:
     store = Store(tmp_path / "store")
     stamps = pd.date_range("2026-07-01 01:00", periods=24, freq="1h", tz="UTC")
     for name in ("acme", "globex"):
-        store.write_metrics(
-            name,
-            pd.DataFrame(
-                {
-                    "timestamp": stamps,
-                    "metric": "cpu_usage_cores",
-                    "service": "frontend",
-                    "instance": "frontend-0",
-                    "value": 1.0,
-                }
-            ),
-        )
+        with store.lock(name):
+            store.write_metrics(
+                name,
+                pd.DataFrame(
+                    {
+                        "timestamp": stamps,
+                        "metric": "cpu_usage_cores",
+                        "service": "frontend",
+                        "instance": "frontend-0",
+                        "value": 1.0,
+                    }
+                ),
+            )
         write_status(tmp_path / "reports", status(name, "2026Q3", 80))
         (tmp_path / "reports" / name / "2026Q3" / "report.html").write_text("<html></html>")
     (tmp_path / "customers.yaml").write_text(
@@ -61,7 +62,8 @@ def test_forget_deletes_store_and_reports_and_says_what(tmp_path: Path) -> None:
     assert str(tmp_path / "store" / "acme") in result.output
     assert str(tmp_path / "reports" / "acme") in result.output
     assert "KB" in result.output or " B)" in result.output
-    assert "Deleted 2 path(s)" in result.output
+    assert "Deleted 3 path(s)" in result.output  # the store, the reports, the lock file
+    assert not store.lock_path("acme").exists()
     assert "remove its entry" in result.output  # customers.yaml is the user's to edit
     assert (tmp_path / "customers.yaml").read_text() == customers_before
     assert store.customers() == ["globex"]

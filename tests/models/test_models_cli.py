@@ -132,7 +132,8 @@ def test_backtest_prints_table_json_and_chart(tmp_path: Path) -> None:
 
 def test_recommend_customer_helm_with_volume_replicas_and_what_if(tmp_path: Path) -> None:
     store = Store(tmp_path / "store")
-    store.write_metrics("tiny", _customer_frame())
+    with store.lock("tiny"):
+        store.write_metrics("tiny", _customer_frame())
     recs = recommend_for_customer(store, "tiny")
     by_series = {r.series: r for r in recs}
     git = by_series["gitserver/gitserver-0"]

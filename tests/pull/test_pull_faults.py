@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -14,8 +15,15 @@ from healthcheck.cli import cli
 from healthcheck.config import Customer
 from healthcheck.errors import SourceError
 from healthcheck.sources.prometheus import PrometheusClient, PromQLError
-from healthcheck.sources.pull import pull
+from healthcheck.sources.pull import PullSummary
+from healthcheck.sources.pull import pull as _pull
 from healthcheck.store import Store
+
+
+def pull(store: Store, customer: Customer, **options: Any) -> PullSummary:
+    """The pull as a command runs it: holding the customer's lock."""
+    with store.lock(customer.name):
+        return _pull(store, customer, **options)
 
 SIX_HOURS = START + timedelta(hours=6)
 END = START + timedelta(days=3)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,8 +29,15 @@ from healthcheck.cli import cli
 from healthcheck.config import Customer
 from healthcheck.errors import ParameterError
 from healthcheck.sources.prometheus import PrometheusClient
-from healthcheck.sources.pull import pull
+from healthcheck.sources.pull import PullSummary
+from healthcheck.sources.pull import pull as _pull
 from healthcheck.store import Store
+
+
+def pull(store: Store, customer: Customer, **options: Any) -> PullSummary:
+    """The pull as a command runs it: holding the customer's lock."""
+    with store.lock(customer.name):
+        return _pull(store, customer, **options)
 
 END = START + timedelta(days=3)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,8 +20,15 @@ from healthcheck.catalog import load_catalog
 from healthcheck.cli import cli
 from healthcheck.config import Customer
 from healthcheck.errors import SourceError
-from healthcheck.sources.pull import pull
+from healthcheck.sources.pull import PullSummary
+from healthcheck.sources.pull import pull as _pull
 from healthcheck.store import Store
+
+
+def pull(store: Store, customer: Customer, **options: Any) -> PullSummary:
+    """The pull as a command runs it: holding the customer's lock."""
+    with store.lock(customer.name):
+        return _pull(store, customer, **options)
 
 END = START + timedelta(days=3)
 STEP = 300

@@ -92,22 +92,23 @@ def write_customer(store: Store, customer: str = CUSTOMER) -> None:
     ramp = np.linspace(1, 1.3, len(days))
     parts.append(_frame("active_users", "frontend", "", days, np.round(200 * ramp)))
     parts.append(_frame("repositories", "frontend", "", days, np.round(1000 * ramp)))
-    store.write_metrics(customer, pd.concat(parts, ignore_index=True))
-    for taken, version in (
-        (datetime(2026, 6, 30, tzinfo=UTC), "7.4.0"),
-        (datetime(2026, 9, 30, tzinfo=UTC), "7.5.0"),
-    ):
-        store.write_inventory(
-            customer,
-            Inventory(
-                taken_at=taken,
-                source="test",
-                product_version=version,
-                deployment="helm",
-                users=300,
-                repositories=1300,
-            ),
-        )
+    with store.lock(customer):
+        store.write_metrics(customer, pd.concat(parts, ignore_index=True))
+        for taken, version in (
+            (datetime(2026, 6, 30, tzinfo=UTC), "7.4.0"),
+            (datetime(2026, 9, 30, tzinfo=UTC), "7.5.0"),
+        ):
+            store.write_inventory(
+                customer,
+                Inventory(
+                    taken_at=taken,
+                    source="test",
+                    product_version=version,
+                    deployment="helm",
+                    users=300,
+                    repositories=1300,
+                ),
+            )
 
 
 @pytest.fixture(scope="session")

@@ -68,18 +68,19 @@ def write_customer(
                         }
                     )
                 )
-    store.write_metrics(customer, pd.concat(parts, ignore_index=True))
-    store.write_inventory(
-        customer,
-        Inventory(
-            taken_at=datetime(2026, 7, 10, tzinfo=UTC),
-            source="test",
-            product_version="6.6.0",
-            deployment="helm" if with_requests else "docker-compose",
-            users=1200,
-            repositories=3400,
-        ),
-    )
+    with store.lock(customer):
+        store.write_metrics(customer, pd.concat(parts, ignore_index=True))
+        store.write_inventory(
+            customer,
+            Inventory(
+                taken_at=datetime(2026, 7, 10, tzinfo=UTC),
+                source="test",
+                product_version="6.6.0",
+                deployment="helm" if with_requests else "docker-compose",
+                users=1200,
+                repositories=3400,
+            ),
+        )
 
 
 def small_store(root: Path, customer: str = "acme") -> Store:
