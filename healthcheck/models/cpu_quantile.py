@@ -9,11 +9,12 @@ request is below). Every candidate is then a weighting of the *days* before an o
 - ``decay-Nd``: weight halving every N days (VPA's histogram uses one day).
 
 At rolling origins (futures of `horizon` days, the history before each origin only) the
-candidate's (1 − risk) quantile is the *base*; the multiplier that makes the base hold for the
-next horizon is calibrated conformally: the (1 − risk) quantile of future ÷ base, pooled over
-the folds. Among the candidates, the one whose calibrated request has the least quantile (pinball)
-loss on those folds wins. The held-back check repeats all of it on older folds only and replays
-it on the last days, which none of them saw: that replay is the risk reported.
+candidate's base quantile is the *base*; the multiplier that makes the base hold for the next
+horizon is calibrated conformally: the (1 − risk) quantile of future ÷ base over the folds (this
+module keeps the distribution; the recommender pools it over series or not). The pinball loss of
+each candidate on the folds ranks the candidates. The held-back check keeps the same offsets
+from the older folds only, and the last days, which none of them saw, to replay on: that replay
+is the risk reported.
 """
 
 from __future__ import annotations
@@ -168,6 +169,8 @@ def fold_cpu(
     *,
     risk: float,
     horizon_days: float,
+    base_level: float | None = None,
+    validation_days: float = np.inf,
     candidates: tuple[Candidate, ...] = CANDIDATES,
     max_folds: int = 8,
 ) -> CpuFolds:
@@ -182,7 +185,7 @@ def fold_cpu(
     hist = np.bincount(age_day * BUCKETS + bucket, minlength=days * BUCKETS)
     hist = hist.reshape(days, BUCKETS).astype(np.float64)
 
-    horizon = int(max(1, min(round(horizon_days), days // 2)))
+    horizon = int(max(1, min(horizon_days, validation_days, days // 2)))
     check_days = int(max(1, min(horizon, days // 4)))
     last_origin = days - MIN_TRAIN_DAYS
     origins = np.arange(horizon, last_origin + 1)
@@ -198,7 +201,8 @@ def fold_cpu(
         w = cand.weights(np.maximum(ages, 0).astype(np.float64))
         weights[c] = np.where(ages >= 0, w, 0.0)
     past = weights.reshape(n_c * n_o, days) @ hist
-    base = quantile_positions(past, 1 - risk).reshape(n_c, n_o)
+    level = 1 - risk if base_level is None else base_level
+    base = quantile_positions(past, level).reshape(n_c, n_o)
 
     # Futures: the `horizon` days after each fold origin; the check's are its `check_days`.
     starts = np.concatenate([origins - horizon, [0]])

@@ -1,13 +1,16 @@
-"""`healthcheck`, our recommender: per-workload statistics chosen and calibrated on its own past.
+"""`healthcheck`, our recommender: statistics calibrated on the workloads' own past.
 
-CPU request (see `cpu_quantile`): candidate statistics (the whole history, the last 3/7/14 days,
-decayed with a 1/2/7-day half-life), each at the (1 − cpu_risk) quantile and scaled by a
-multiplier calibrated conformally at rolling origins on the series' own history, so that the
-request holds for `horizon_days`; per series the candidate with the least quantile loss on those
-origins wins. Across the fitted series, the level of that calibration is corrected so that the
-pooled replay on each series' held-back last days (never seen by its calibration) hits
-`cpu_risk`: the replay is the `risk.cpu_exceedance` reported. Points pinned at a CPU limit or
-throttled are censored ("demand ≥ observed").
+CPU request (see `cpu_quantile`): a candidate statistic — by default the p90 of a histogram
+whose days decay with a one-day half-life (VPA's statistic) — scaled by a multiplier calibrated
+conformally at rolling origins on the series' own history: the (1 − cpu_risk) quantile of
+"future ÷ statistic" over the next `horizon_days` after each origin, pooled over all the series
+fitted together (steadier than one series' few folds). Then, across the series, the calibration
+level is corrected so that the pooled replay on each series' held-back last days (which its
+calibration never saw) hits `cpu_risk`; that replay is the `risk.cpu_exceedance` reported.
+Several candidates (whole history, last N days, other half-lives) can be given; the one with
+the least quantile (pinball) loss on the folds wins, pooled or per series, and the evidence
+names it with every candidate's loss. Points pinned at a CPU limit or throttled are censored
+("demand ≥ observed"); the request never exceeds the highest usage observed.
 
 Memory limit (= request): the peak demand of the whole history (OOM-marked points bumped the way
 VPA does) times a headroom learnt on the series' own past: how much higher a later window's peak
@@ -26,7 +29,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from healthcheck.models.base import Part, Recommender, register_recommender
 from healthcheck.models.cpu_quantile import (
-    CANDIDATES,
     RATIO,
     CpuFolds,
     fold_cpu,
@@ -53,19 +55,37 @@ class HealthcheckSettings(BaseModel):
     )
     horizon_days: float = Field(30.0, gt=0, description="how long the values must hold")
     candidates: list[str] = Field(
-        default_factory=lambda: [c.name for c in CANDIDATES],
+        default_factory=lambda: ["decay-1d"],
         min_length=1,
-        description="CPU statistics to choose from per series: all, last-Nd, decay-Nd",
+        description="CPU statistics to choose from (all, last-<N>d, decay-<N>d; on the command "
+        "line joined by +); the choice is measured on rolling origins",
     )
     choice: Literal["series", "pooled"] = Field(
         "pooled",
         description="choose the CPU candidate per series, or one for all the series fitted "
         "together (the least quantile loss over all their folds)",
     )
-    multiplier: Literal["series", "pooled"] = Field(
+    base_quantile: float | None = Field(
+        0.9,
+        gt=0,
+        lt=1,
+        description="quantile of each candidate that the multiplier scales (at most "
+        "1 − cpu_risk); None = 1 − cpu_risk",
+    )
+    multiplier: Literal["series", "pooled", "shrunk"] = Field(
         "pooled",
         description="calibrate the CPU multiplier on each series' folds, or on all series' "
         "folds pooled (steadier; the candidate is still chosen per series)",
+    )
+    validation_days: float | None = Field(
+        None,
+        gt=0,
+        description="each fold's future, days; None = the horizon (at most half the history)",
+    )
+    censor_pinned_cpu: bool = Field(
+        True,
+        description="CPU points at the limit or throttled count as demand above any request "
+        "below the limit (the work was cut there)",
     )
     folds: int = Field(8, ge=1, description="rolling origins of the CPU calibration, at most")
     calibrate_across_series: bool = Field(
@@ -100,7 +120,10 @@ class HealthcheckRecommender(Recommender):
     horizon_days: float
     candidates: list[str]
     choice: str
+    base_quantile: float | None
     multiplier: str
+    validation_days: float | None
+    censor_pinned_cpu: bool
     folds: int
     calibrate_across_series: bool
     min_memory_headroom: float
@@ -124,8 +147,10 @@ class HealthcheckRecommender(Recommender):
                 self.cpu_folds_[s.key] = fold_cpu(
                     s.cpu.t,
                     s.cpu.v,
-                    s.cpu_censored,
+                    s.cpu_censored if self.censor_pinned_cpu else np.zeros(len(s.cpu), bool),
                     risk=self.cpu_risk,
+                    base_level=self._base_level(),
+                    validation_days=self.validation_days or np.inf,
                     horizon_days=self.horizon_days,
                     max_folds=self.folds,
                     candidates=candidates,
@@ -161,13 +186,20 @@ class HealthcheckRecommender(Recommender):
         if self.calibrate_across_series:
             self.cpu_level_ = self._pooled_level()
 
+    def _base_level(self) -> float:
+        """The quantile the multiplier scales: `base_quantile`, at most 1 − cpu_risk."""
+        top = 1 - self.cpu_risk
+        return top if self.base_quantile is None else min(self.base_quantile, top)
+
     def _offset(self, f: CpuFolds, c: int, level: float, *, check: bool = False) -> float:
         """Candidate c's calibrated multiplier (in buckets) at this level."""
+        pooled = self._pooled_check_cdf[c] if check else self._pooled_cdf[c]
+        own = f.check_cdf[c] if check else f.score_cdf[c]
         if self.multiplier == "pooled":
-            cdf = self._pooled_check_cdf[c] if check else self._pooled_cdf[c]
-        else:
-            cdf = f.check_cdf[c] if check else f.score_cdf[c]
-        return offset_quantile(cdf, 1 - level)
+            return offset_quantile(pooled, 1 - level)
+        if self.multiplier == "series" or own[-1] <= 0:
+            return offset_quantile(own if own[-1] > 0 else pooled, 1 - level)
+        return 0.5 * (offset_quantile(pooled, 1 - level) + offset_quantile(own, 1 - level))
 
     def _held_back(self, key: tuple[str, str], level: float) -> tuple[int, int]:
         f, c = self.cpu_folds_[key], self.cpu_choice_[key]
@@ -204,7 +236,7 @@ class HealthcheckRecommender(Recommender):
         limit = ceil_millicores(max(request, finite_max * (1 + self.cpu_limit_headroom)))
         above, points = self._held_back(series.key, self.cpu_level_)
         evidence: dict[str, Any] = {
-            "cpu_statistic": f"{f.candidates[c].name}: p{100 * (1 - self.cpu_risk):g}",
+            "cpu_statistic": f"{f.candidates[c].name}: p{100 * self._base_level():g}",
             "cpu_multiplier": round(float(RATIO**offset), 4),
             "cpu_choice": f"{self.choice} (multiplier: {self.multiplier})",
             "cpu_calibration_level": round(self.cpu_level_, 5),

@@ -46,10 +46,8 @@ def test_growing_memory_is_covered_to_the_horizon() -> None:
 
 def test_evidence_and_risk_are_stated() -> None:
     [rec] = get_recommender("healthcheck").fit(build_frame({"a/a": daily_usage(28)})).recommend()
-    names = {c.name for c in CANDIDATES}
-    assert rec.evidence["cpu_statistic"].split(":")[0] in names
-    assert set(rec.evidence["cpu_candidates_relative_loss"]) == names
-    assert min(v for v in rec.evidence["cpu_candidates_relative_loss"].values()) == 1.0
+    assert rec.evidence["cpu_statistic"] == "decay-1d: p90"
+    assert rec.evidence["cpu_multiplier"] > 0
     assert 0 <= rec.risk["cpu_exceedance"] <= 1
     assert 0 <= rec.risk["memory_would_oom"] <= 1
     assert rec.cpu_limit_cores >= rec.cpu_request_cores
@@ -58,3 +56,22 @@ def test_evidence_and_risk_are_stated() -> None:
         (rec.cpu_request_cores * 0.0218 + rec.memory_request_bytes / 2**30 * 0.0029) * 730,
         abs=0.01,
     )
+
+
+def test_the_candidate_with_the_least_fold_loss_is_chosen_and_named() -> None:
+    """Two workloads that step down to a quarter of their level: a whole-history statistic
+    stays high after the step, a recent or decayed one follows it; the evidence says so."""
+    series = {}
+    for i, name in enumerate(["a/a", "b/b"]):
+        usage = daily_usage(28, seed=10 + i)
+        usage["cpu_usage_cores"][: 16 * 288] *= 4  # the first 16 days at four times the level
+        series[name] = usage
+    names = [c.name for c in CANDIDATES]
+    model = get_recommender("healthcheck", candidates=names, horizon_days=3)
+    recs = model.fit(build_frame(series)).recommend()
+    losses = recs[0].evidence["cpu_candidates_relative_loss"]
+    assert set(losses) == set(names)
+    chosen = recs[0].evidence["cpu_statistic"].split(":")[0]
+    assert losses[chosen] == 1.0 and min(losses.values()) == 1.0
+    assert losses["all"] > 1.2 and chosen != "all"
+    assert recs[0].cpu_request_cores < 0.5 * series["a/a"]["cpu_usage_cores"].max()
