@@ -78,3 +78,16 @@ def test_fit_until_never_reads_later_points() -> None:
     for moment in (until, until.tz_convert(None)):  # aware, or naive meaning UTC
         [rec] = get_recommender("krr-simple").fit(frame, until=moment).recommend()
         assert rec.cpu_request_cores < 2.0
+
+
+def test_a_large_trace_is_checked_in_chunks_with_the_same_result() -> None:
+    from healthcheck.contract import validate_metrics_frame
+    from healthcheck.models.backtest import validate_in_chunks
+
+    frame = build_frame({f"s{i}/a": daily_usage(3, seed=i) for i in range(4)})
+    frame["label"] = ""
+    chunked = validate_in_chunks(frame, rows=700)  # several (metric, service) groups a chunk
+    pd.testing.assert_frame_equal(chunked, validate_metrics_frame(frame))
+    doubled = pd.concat([frame, frame.iloc[[2000]]], ignore_index=True)
+    with pytest.raises(SchemaError, match="duplicate"):
+        validate_in_chunks(doubled, rows=700)

@@ -176,3 +176,28 @@ def test_load_model_and_what_if_parsing() -> None:
     assert parse_what_if("users=+10%") == ("active_users", pytest.approx(1.1), None)
     with pytest.raises(ParameterError, match="malformed what-if"):
         parse_what_if("users=lots")
+
+
+def test_a_cpu_only_trace_gets_cpu_and_names_what_is_missing(tmp_path: Path) -> None:
+    cpu = {"web/web-1": {"cpu_usage_cores": daily_usage(DAYS)["cpu_usage_cores"]}}
+    path = tmp_path / "cpu.csv"
+    build_frame(cpu).to_csv(path, index=False)
+    result = CliRunner().invoke(
+        cli, ["recommend", "--trace", str(path), "--format", "json", "--horizon", "7d"]
+    )
+    assert result.exit_code == 0, result.output
+    [rec] = json.loads(result.stdout)
+    assert rec["cpu_request_cores"] > 0 and rec["memory_limit_bytes"] is None
+    assert "no memory recommendation for web/web-1" in result.stderr
+    helm = CliRunner().invoke(
+        cli, ["recommend", "--trace", str(path), "--format", "table", "--horizon", "7d"]
+    )
+    assert helm.exit_code == 0, helm.output
+
+
+def test_a_run_that_recommends_nothing_exits_non_zero_with_the_reason(tmp_path: Path) -> None:
+    path = tmp_path / "short.csv"
+    build_frame({"web/web-1": daily_usage(1)}).to_csv(path, index=False)
+    result = CliRunner().invoke(cli, ["recommend", "--trace", str(path), "--horizon", "7d"])
+    assert result.exit_code == 2
+    assert "nothing to recommend" in result.stderr and "days of history" in result.stderr
