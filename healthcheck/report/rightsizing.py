@@ -449,12 +449,13 @@ def parameters_html(analysis: QuarterAnalysis | None = None) -> str:
 
 def backtest(analysis: QuarterAnalysis) -> BacktestResult | None:
     """The recommenders replayed on the customer's own history: trained on all but the last
-    `BACKTEST_TEST_DAYS`, scored on them. Points are hourly (CPU averaged, memory and settings
-    at their peak) so it takes a second or two; None when the history is too short."""
+    `BACKTEST_TEST_DAYS`, scored on them at the history's native step (5 minutes for a
+    standard pull: the step's CPU average, the step's memory peak); None when the history is
+    too short."""
     if "backtest" in analysis._cache:
         cached: BacktestResult | None = analysis._cache["backtest"]
         return cached
-    frame = analysis.hourly[analysis.hourly["metric"].isin(BACKTEST_METRICS)]
+    frame = analysis.history[analysis.history["metric"].isin(BACKTEST_METRICS)]
     result = None
     if not frame.empty:
         span = (frame["timestamp"].max() - frame["timestamp"].min()) / pd.Timedelta(days=1)
@@ -489,11 +490,13 @@ def backtest_html(analysis: QuarterAnalysis) -> str:
     return (
         f"<p>Each recommender learnt from {result.train_days:.0f} days of this instance's "
         f"history and was scored on the {result.test_days:.0f} days that followed, over "
-        f"{result.eligible} containers. <em>CPU above request</em> is the share of the time a "
-        "container used more CPU than the request; <em>slack</em> is the share of what was "
-        "reserved that went unused; <em>would run out of memory</em> is the share of "
-        "containers whose peak passed the memory limit. The oracle knows the test days: no "
-        "recommendation made in advance can beat it.</p>"
+        f"{result.eligible} containers, at the step the metrics were pulled with (5 minutes "
+        "for a standard pull). <em>CPU above request</em> is the share of those steps in which "
+        "a container's CPU use, averaged over the step, was above the request (shorter bursts "
+        "inside a step are not counted); <em>slack</em> is the share of what was reserved "
+        "that went unused; <em>would run out of memory</em> is the share of containers whose "
+        "memory peak (the highest working set in any step) passed the memory limit. The "
+        "oracle knows the test days: no recommendation made in advance can beat it.</p>"
         '<table class="hc-table"><thead><tr><th>Recommender</th><th>CPU above request</th>'
         "<th>CPU slack</th><th>Would run out of memory</th><th>Memory slack</th>"
         f"<th>Coverage</th></tr></thead><tbody>{rows}</tbody></table>"
