@@ -2,33 +2,86 @@
 
 Secrets are never in this file: an entry names the environment variable (or secrets file) that
 holds a token, and the token is read only when a connection is made.
+
+Strict: an unknown key is refused with the nearest known one ("did you mean"), a key that looks
+like a literal secret (``token:``, ``password:``) is refused with the fix, ``token_env`` must look
+like a variable name (a pasted token is refused without being echoed), names are unique. The
+file is at most `MAX_FILE_BYTES`, UTF-8 text, and expands to at most `MAX_NODES` values (a YAML
+alias bomb is refused, not expanded).
 """
 
 from __future__ import annotations
 
+import difflib
 import io
 import os
+import re
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from healthcheck.errors import ConfigError, UnknownCustomerError
+from healthcheck.redact import remember_env_names
 from healthcheck.store import Deployment, validate_customer_name
 
 CUSTOMERS_ENV = "HEALTHCHECK_CUSTOMERS"
 DEFAULT_CUSTOMERS = Path("customers.yaml")
+MAX_FILE_BYTES = 10 << 20
+MAX_NODES = 1_000_000
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_SECRET_KEYS = {"token", "password", "secret", "api_key", "apikey", "access_token", "bearer"}
 
 
-class Auth(BaseModel):
-    """How to authenticate: the secret itself is only ever named, never written here."""
+class _Strict(BaseModel):
+    """A customers.yaml mapping: unknown keys are refused with the nearest known one, and a key
+    that would hold a literal secret is refused with where the secret goes instead."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for key in data:
+            name = str(key)
+            if name not in cls.model_fields and name.lower() in _SECRET_KEYS:
+                # Never echo the value: it is the secret.
+                raise ValueError(
+                    f"key {name!r} would hold a secret in this file: put the secret in an "
+                    "environment variable and name it with token_env (or in a file named by "
+                    "token_file), then remove this key"
+                )
+        return data  # other unknown keys: extra="forbid", explained by `describe_problem`
+
+
+def _env_name(value: str | None) -> str | None:
+    """A `token_env` value: the name of a variable, never the secret itself."""
+    if value is not None and not _ENV_NAME.match(value):
+        # Never echo the value: it is often the token itself, pasted in the wrong place.
+        raise ValueError(
+            "token_env must be the NAME of an environment variable (letters, digits, '_'), "
+            "e.g. ACME_PROM_TOKEN, not the token itself; if you pasted a token here, remove it "
+            "from the file and rotate it"
+        )
+    return value
+
+
+class Auth(_Strict):
+    """How to authenticate: the secret itself is only ever named, never written here."""
 
     kind: Literal["bearer", "basic", "header", "none"] = "none"
     token_env: str | None = None
@@ -36,28 +89,26 @@ class Auth(BaseModel):
     username: str | None = None
     header: str | None = None
 
+    _check_env = field_validator("token_env")(_env_name)
 
-class PrometheusConnection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
+class PrometheusConnection(_Strict):
     url: str
     auth: Auth = Field(default_factory=Auth)
     ca_bundle: Path | None = None  # a PEM file of CAs to trust; TLS is verified by default
     verify_tls: bool = True
 
 
-class SourcegraphConnection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SourcegraphConnection(_Strict):
     url: str
     token_env: str | None = None
     token_file: Path | None = None
 
+    _check_env = field_validator("token_env")(_env_name)
 
-class Suppression(BaseModel):
+
+class Suppression(_Strict):
     """A finding the customer accepted: hidden from the score until `expires` (inclusive)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     id: str = Field(description="a finding id, its base before ':', or a glob such as 'alerts.*'")
     service: str | None = None
@@ -65,10 +116,8 @@ class Suppression(BaseModel):
     expires: date
 
 
-class DisasterRecovery(BaseModel):
+class DisasterRecovery(_Strict):
     """The disaster-recovery questionnaire; an unanswered question is a health-check finding."""
-
-    model_config = ConfigDict(extra="forbid")
 
     # how the databases and gitserver are backed up, in the customer's words
     backups: str | None = None
@@ -77,20 +126,18 @@ class DisasterRecovery(BaseModel):
     rto_hours: float | None = Field(default=None, ge=0)
 
 
-class Champion(BaseModel):
+class Champion(_Strict):
     """The customer's contact for the health check: who reads the report and agrees actions."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1)
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
     phone: str | None = None
 
 
-class Customer(BaseModel):
-    """One entry of customers.yaml. Unknown keys are kept, so later features can extend it."""
-
-    model_config = ConfigDict(extra="allow")
+class Customer(_Strict):
+    """One entry of customers.yaml. Unknown keys are refused: a misspelt `prometheus` would
+    otherwise make the fleet skip the pull and report on stale data. A feature that extends the
+    entry adds its field here."""
 
     name: str
     display_name: str | None = None
@@ -135,10 +182,21 @@ class Customer(BaseModel):
         return self.display_name or self.name
 
 
-class CustomerList(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class CustomerList(_Strict):
     customers: list[Customer] = Field(default_factory=list)
+
+    @field_validator("customers")
+    @classmethod
+    def _unique_names(cls, customers: list[Customer]) -> list[Customer]:
+        seen: set[str] = set()
+        for customer in customers:
+            if customer.name in seen:
+                raise ValueError(
+                    f"customer {customer.name!r} is listed twice: each name once (the second "
+                    "entry would be ignored); merge the entries"
+                )
+            seen.add(customer.name)
+        return customers
 
     def get(self, name: str) -> Customer:
         for customer in self.customers:
@@ -160,10 +218,22 @@ def load_customers(path: Path) -> CustomerList:
     if not path.exists():
         return CustomerList()
     document = _read_document(path)
+    plain = _plain(document, path) or {}
+    if not isinstance(plain, dict):
+        raise ConfigError(f"{path}: expected a mapping with a 'customers' list at the top")
     try:
-        return CustomerList.model_validate(_plain(document) or {})
+        listed = CustomerList.model_validate(plain)
     except ValidationError as exc:
         raise ConfigError(f"{path}: {describe_problem(document, exc)}") from exc
+    remember_env_names(
+        env
+        for customer in listed.customers
+        for env in (
+            customer.prometheus.auth.token_env if customer.prometheus else None,
+            customer.sourcegraph.token_env if customer.sourcegraph else None,
+        )
+    )
+    return listed
 
 
 # What to do about each kind of pydantic error, in words a customers.yaml editor can act on.
@@ -198,7 +268,36 @@ def describe_problem(document: Any, exc: ValidationError) -> str:
         who += f"{'.'.join(location[2:]) or 'the entry itself'})"
     message = str(problem["msg"]).removeprefix("Value error, ")
     fix = _FIXES.get(str(problem["type"]))
+    if problem["type"] == "extra_forbidden":
+        known = list(_model_at(problem["loc"][:-1]).model_fields)
+        close = difflib.get_close_matches(location[-1], known, n=1, cutoff=0.6)
+        message = f"unknown key {location[-1]!r}" + (
+            f": did you mean {close[0]!r}?" if close else f" (known: {', '.join(known)})"
+        )
     return f"{where}{who}: {message}" + (f"; fix: {fix}" if fix else "")
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel]:
+    """The model of customers.yaml at a pydantic error location (to list its keys)."""
+    model: type[BaseModel] = CustomerList
+    for part in loc:
+        if isinstance(part, int) or str(part).isdigit():
+            continue  # an index into a list: the list's item model is already chosen
+        field = model.model_fields.get(str(part))
+        if field is None:
+            break
+        for candidate in (field.annotation, *_args_deep(field.annotation)):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                model = candidate
+                break
+    return model
+
+
+def _args_deep(annotation: Any) -> list[Any]:
+    found: list[Any] = []
+    for arg in get_args(annotation):
+        found.extend([arg, *_args_deep(arg)])
+    return found
 
 
 def _entry_name(document: Any, index: int) -> str:
@@ -253,17 +352,51 @@ def _yaml() -> YAML:
 
 def _read_document(path: Path) -> Any:
     try:
-        return _yaml().load(path.read_text())
+        if not path.is_file():
+            raise ConfigError(f"customer list {path} is not a regular file")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"cannot read customer list {path}: {exc.strerror}") from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(
+            f"customer list {path} is larger than {MAX_FILE_BYTES >> 20} MB: is it the right file?"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"customer list {path} is not UTF-8 text (byte {exc.start} is not): is it the "
+            "right file?"
+        ) from None
+    if "\x00" in text:
+        raise ConfigError(f"customer list {path} holds binary data: is it the right file?")
+    try:
+        return _yaml().load(text)
     except YAMLError as exc:
-        raise ConfigError(f"customer list {path} is not valid YAML: {exc}") from exc
+        raise ConfigError(
+            f"customer list {path} is not valid YAML: {' '.join(str(exc).split())}"
+        ) from exc
+    except RecursionError:
+        raise ConfigError(f"customer list {path} is nested too deeply") from None
 
 
-def _plain(node: Any) -> Any:
-    """ruamel's commented containers as plain dicts and lists, for pydantic."""
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node
+def _plain(node: Any, path: Path | None = None) -> Any:
+    """ruamel's commented containers as plain dicts and lists, for pydantic; at most
+    `MAX_NODES` values, so aliases that expand exponentially are refused, not expanded."""
+    budget = [MAX_NODES]
+
+    def walk(item: Any, depth: int) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0 or depth > 100:
+            raise ConfigError(
+                f"customer list {path or ''} expands to more than {MAX_NODES:,} values or "
+                "100 levels (YAML aliases repeating each other?): write the entries out"
+            )
+        if isinstance(item, dict):
+            return {str(k): walk(v, depth + 1) for k, v in item.items()}
+        if isinstance(item, list):
+            return [walk(v, depth + 1) for v in item]
+        return item
+
+    return walk(node, 0)

@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from healthcheck import __version__
 from healthcheck.errors import HealthcheckError, ParameterError
+from healthcheck.redact import redact
 
 EXIT_USER_ERROR = 2
 
@@ -32,7 +33,8 @@ class UserError(click.ClickException):
     exit_code = EXIT_USER_ERROR
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+        # The one seam every error message leaves by: secrets are removed here (and one line).
+        click.echo(f"error: {' '.join(redact(self.format_message()).split())}", err=True)
 
 
 class _Group(click.Group):
@@ -111,7 +113,7 @@ def main() -> None:
     try:
         cli.main(prog_name="healthcheck")
     except ParameterError as exc:  # raised outside a command, e.g. while parsing
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {redact(str(exc))}", err=True)
         sys.exit(EXIT_USER_ERROR)
 
 

@@ -259,10 +259,13 @@ def is_infrastructure(error: BaseException) -> bool:
 
 
 def describe(error: BaseException) -> str:
-    """One line: our own errors speak for themselves; others get their type's name."""
+    """One line: our own errors speak for themselves; others get their type's name.
+    Secrets are removed here, before the line reaches fleet.json, the index or the summary."""
+    from healthcheck.redact import redact
+
     if isinstance(error, HealthcheckError):
-        return str(error)
-    return f"{type(error).__name__}: {error}"
+        return redact(str(error))
+    return redact(f"{type(error).__name__}: {error}")
 
 
 def _one_line(text: str) -> str:

@@ -9,7 +9,15 @@ time-outs, dropped connections, and answers cut short or garbled on the way. A q
 refuses (`bad_data`, `execution`) is a `PromQLError` naming the query; it is not retried.
 
 Secrets: the token is read from the environment variable or file the customer entry names, when
-the client is built, and is only ever put in a request header; never in a message.
+the client is built, registered with `healthcheck.redact`, and only ever put in a request header;
+never in a message. Redirects are followed only to the same scheme, host and port: a redirect
+elsewhere is refused (`RedirectError`), so no header (``Authorization`` or a custom one) reaches
+another host and no other host's data is stored as the customer's.
+
+Bounds: each request has a total deadline (`request_deadline_seconds`, default 300 s) besides the
+per-read timeout, so a server that trickles bytes cannot hold a pull; a pull may set an overall
+deadline (`set_deadline`); an answer larger than `max_answer_bytes` (default 256 MiB) is refused
+while it streams, before it is parsed.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import base64
 import json
 import os
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,15 +45,22 @@ from tenacity import (
     stop_after_attempt,
     wait_random_exponential,
 )
+from tenacity.stop import stop_base
 
 from healthcheck.config import PrometheusConnection
 from healthcheck.errors import ConfigError, SourceError
+from healthcheck.redact import redact, remember_secret, url_without_password
 
 # Prometheus answers a query that ran longer than --query.timeout (default 2m) with 503. We ask
 # it to give up sooner (`timeout` parameter) and wait a little longer ourselves, so a slow query
 # ends as Prometheus's clear "query timed out" and not as a dropped connection.
 QUERY_TIMEOUT_SECONDS = 90.0
 CLIENT_TIMEOUT_SECONDS = 100.0
+# The whole of one request, however the server paces its bytes (the timeout above is per read).
+REQUEST_DEADLINE_SECONDS = 300.0
+# One answer; a chunk of 11,000 points per series is ~0.3 MB per series (docs/reliability.md).
+MAX_ANSWER_BYTES = 256 << 20
+MAX_REDIRECTS = 5
 # Above this, a query goes in a POST body: URLs are cut at 8 KiB by many proxies.
 POST_ABOVE_CHARS = 1_500
 
@@ -58,6 +74,18 @@ class PromQLError(SourceError):
 
 class TransientError(SourceError):
     """A failure a retry may fix: 429, 5xx, time-out, dropped connection, cut-short answer."""
+
+
+class RedirectError(SourceError):
+    """The server redirected to another host: refused, so credentials stay with the customer's."""
+
+
+class DeadlineError(SourceError):
+    """The pull's overall deadline passed: not retried."""
+
+
+class AnswerTooLargeError(SourceError):
+    """One answer exceeded the size cap: not retried (it would be as large again)."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +127,8 @@ class PrometheusClient:
         transport: httpx.BaseTransport | None = None,
         name: str = "prometheus",
         compress: bool | None = None,
+        request_deadline_seconds: float = REQUEST_DEADLINE_SECONDS,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         self.url = url.rstrip("/")
         headers = dict(headers or {})
@@ -106,8 +136,12 @@ class PrometheusClient:
             # On loopback (a port-forward, an SSH tunnel, the benchmark) gzip saves no time and
             # costs CPU at both ends: Prometheus compresses ~30 MB per answer, we inflate it.
             headers["Accept-Encoding"] = "identity"
-        self.name = name
+        self.name = redact(name)
         self.attempts = attempts
+        self.request_deadline_seconds = request_deadline_seconds
+        self.max_answer_bytes = max_answer_bytes
+        self.deadline: float | None = None  # time.monotonic() by which the whole pull ends
+        self.deadline_seconds: float | None = None
         self.backoff_seconds = backoff_seconds
         self.stats = ClientStats()
         self._http = httpx.Client(
@@ -117,7 +151,7 @@ class PrometheusClient:
             timeout=httpx.Timeout(timeout_seconds, connect=10.0),
             transport=transport,
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
-            follow_redirects=True,
+            follow_redirects=False,  # followed by hand, same host only (`_exchange`)
         )
 
     @classmethod
@@ -148,12 +182,17 @@ class PrometheusClient:
             headers=auth_headers(connection, customer),
             verify=verify,
             transport=transport,
-            name=f"{customer}'s Prometheus at {connection.url}",
+            name=f"{customer}'s Prometheus at {url_without_password(connection.url)}",
             **options,
         )
 
     def close(self) -> None:
         self._http.close()
+
+    def set_deadline(self, seconds: float | None) -> None:
+        """End every request (and retry) by `seconds` from now; None lifts the deadline."""
+        self.deadline_seconds = seconds
+        self.deadline = None if seconds is None else time.monotonic() + seconds
 
     def __enter__(self) -> PrometheusClient:
         return self
@@ -229,7 +268,7 @@ class PrometheusClient:
     def _retrying(self, attempt: Callable[[], Any]) -> Any:
         retrying = Retrying(
             retry=retry_if_exception_type(TransientError),
-            stop=stop_after_attempt(self.attempts),
+            stop=stop_after_attempt(self.attempts) | _StopAtDeadline(self),
             wait=wait_random_exponential(multiplier=self.backoff_seconds, max=30),
             before_sleep=self._count_retry,
             reraise=True,
@@ -239,21 +278,35 @@ class PrometheusClient:
     def _count_retry(self, state: RetryCallState) -> None:
         self.stats.retries += 1
 
+    def _request_deadline(self, name: str) -> float:
+        """The monotonic time this request must end by; `DeadlineError` if the pull's passed."""
+        now = time.monotonic()
+        if self.deadline is not None and now >= self.deadline:
+            raise DeadlineError(
+                f"{self.name}: the pull did not finish within its deadline of "
+                f"{self.deadline_seconds:g} s (--deadline); stopped at {name}; what was "
+                "fetched whole is stored, and a rerun fetches the rest"
+            )
+        end = now + self.request_deadline_seconds
+        return end if self.deadline is None else min(end, self.deadline)
+
     def _send(
         self, path: str, params: dict[str, str] | list[tuple[str, str]] | None, name: str
     ) -> bytes:
+        deadline = self._request_deadline(name)
         try:
             if isinstance(params, list):  # a form with repeated keys
-                response = self._http.post(
+                request = self._http.build_request(
+                    "POST",
                     path,
                     content=urlencode(params).encode(),
                     headers={"Content-Type": "application/x-www-form-urlencoded"},
                 )
             elif params is not None and len(params.get("query", "")) > POST_ABOVE_CHARS:
-                response = self._http.post(path, data=params)
+                request = self._http.build_request("POST", path, data=params)
             else:
-                response = self._http.get(path, params=params)
-            body = response.read()
+                request = self._http.build_request("GET", path, params=params)
+            response, body = self._exchange(request, name, deadline)
         except httpx.TimeoutException as exc:
             raise TransientError(
                 f"{self.name} did not answer {name} in time ({type(exc).__name__})"
@@ -266,6 +319,69 @@ class PrometheusClient:
         if response.status_code == 200:
             return body
         raise self._http_error(response.status_code, body, name, params)
+
+    def _exchange(
+        self, request: httpx.Request, name: str, deadline: float
+    ) -> tuple[httpx.Response, bytes]:
+        """Send `request`, following same-host redirects; read the body within the deadline
+        and the size cap."""
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._http.send(request, stream=True)
+            try:
+                if response.is_redirect:
+                    request = self._redirected(request, response, name)
+                    continue
+                return response, self._read_body(response, name, deadline)
+            finally:
+                response.close()
+        raise SourceError(f"{self.name}: more than {MAX_REDIRECTS} redirects for {name}")
+
+    def _redirected(
+        self, request: httpx.Request, response: httpx.Response, name: str
+    ) -> httpx.Request:
+        target = request.url.join(response.headers.get("location", ""))
+        here = (request.url.scheme, request.url.host, request.url.port)
+        if (target.scheme, target.host, target.port) != here:
+            shown = url_without_password(str(target.copy_with(query=None)))
+            raise RedirectError(
+                f"{self.name} redirected {name} to another host ({shown}); refused, so no "
+                "credential or data crosses hosts: set prometheus.url to the address that "
+                "answers"
+            )
+        method = "GET" if response.status_code == 303 else request.method
+        return self._http.build_request(
+            method,
+            target,
+            headers=request.headers,
+            content=request.content if method != "GET" else None,
+        )
+
+    def _read_body(self, response: httpx.Response, name: str, deadline: float) -> bytes:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_answer_bytes:
+            raise self._too_large(name)
+        parts: list[bytes] = []
+        size = 0
+        for part in response.iter_bytes():
+            size += len(part)
+            if size > self.max_answer_bytes:
+                raise self._too_large(name)
+            parts.append(part)
+            if time.monotonic() > deadline:
+                if self.deadline is not None and time.monotonic() >= self.deadline:
+                    self._request_deadline(name)  # raises the pull's DeadlineError
+                raise TransientError(
+                    f"{self.name} did not finish answering {name} within "
+                    f"{self.request_deadline_seconds:g} s (--request-deadline)"
+                )
+        return b"".join(parts)
+
+    def _too_large(self, name: str) -> AnswerTooLargeError:
+        return AnswerTooLargeError(
+            f"{self.name}: the answer to {name} is larger than {self.max_answer_bytes:,} bytes "
+            "(--max-answer-bytes); fetch fewer points per request (--chunk-points) or raise "
+            "the limit"
+        )
 
     def _http_error(
         self,
@@ -295,6 +411,17 @@ class PrometheusClient:
                 )
             )
         return SourceError(f"{self.name} answered {name} with HTTP {status}: {detail}")
+
+
+class _StopAtDeadline(stop_base):
+    """No retry once the client's pull deadline has passed."""
+
+    def __init__(self, client: PrometheusClient) -> None:
+        self.client = client
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        deadline = self.client.deadline
+        return deadline is not None and time.monotonic() >= deadline
 
 
 def is_loopback(url: str) -> bool:
@@ -335,6 +462,7 @@ def _read_secret(env: str | None, path: Path | None, customer: str) -> str:
                 f"customer {customer!r}: environment variable {env} (prometheus.auth.token_env) "
                 "is not set or empty: export it before pulling"
             )
+        remember_secret(value)
         return value.strip()
     if path:
         try:
@@ -346,6 +474,7 @@ def _read_secret(env: str | None, path: Path | None, customer: str) -> str:
             ) from exc
         if not value:
             raise ConfigError(f"customer {customer!r}: secrets file {path} is empty")
+        remember_secret(value)
         return value
     raise ConfigError(
         f"customer {customer!r}: prometheus.auth needs token_env or token_file for its secret"
@@ -353,11 +482,13 @@ def _read_secret(env: str | None, path: Path | None, customer: str) -> str:
 
 
 def _error_detail(body: bytes) -> str:
+    """The server's reason, short, one line, with any secret it echoed removed."""
     try:
         payload = json.loads(body)
-        return f"{payload.get('errorType', 'error')}: {payload.get('error', '')}"[:500]
+        text = f"{payload.get('errorType', 'error')}: {payload.get('error', '')}"[:500]
     except (ValueError, AttributeError):
-        return body[:200].decode("utf-8", "replace").strip() or "empty answer"
+        text = body[:200].decode("utf-8", "replace").strip() or "empty answer"
+    return redact(" ".join(text.split()))
 
 
 # ---------------------------------------------------------------------- parsing
@@ -458,25 +589,37 @@ def _assemble(labels: list[dict[str, str]], parts: list[FloatArray]) -> Matrix:
 
 
 def _parse_matrix_general(body: bytes, name: str) -> Matrix:
-    payload = _json(body, name)
-    result = payload.get("data", {}).get("result")
-    if payload.get("status") != "success" or not isinstance(result, list):
-        raise _garbled(name)
-    labels = [series.get("metric", {}) for series in result]
-    parts = [
-        np.asarray(series.get("values", []), dtype=np.float64).reshape(-1) for series in result
-    ]
-    return _assemble(labels, parts)
+    return _parse_series(body, name, "values")
 
 
 def parse_vector(body: bytes, *, name: str = "query") -> Matrix:
     """An instant query's answer (small: one point per series) as a `Matrix`."""
+    return _parse_series(body, name, "value")
+
+
+def _parse_series(body: bytes, name: str, key: str) -> Matrix:
+    """The general path: any JSON layout, every shape checked (a wrong one is `_garbled`)."""
     payload = _json(body, name)
-    result = payload.get("data", {}).get("result")
+    data = payload.get("data")
+    result = data.get("result") if isinstance(data, dict) else None
     if payload.get("status") != "success" or not isinstance(result, list):
         raise _garbled(name)
-    labels = [series.get("metric", {}) for series in result]
-    parts = [np.asarray(series.get("value", []), dtype=np.float64) for series in result]
+    labels: list[dict[str, str]] = []
+    parts: list[FloatArray] = []
+    for series in result:
+        metric = series.get("metric", {}) if isinstance(series, dict) else None
+        if not isinstance(metric, dict):
+            raise _garbled(name)
+        try:
+            pairs = np.asarray(series.get(key, []), dtype=np.float64)
+        except (ValueError, TypeError) as exc:
+            raise _garbled(name) from exc
+        if key == "value":
+            pairs = pairs.reshape(1, -1) if pairs.size else pairs.reshape(0, 2)
+        if pairs.size and (pairs.ndim != 2 or pairs.shape[1] != 2):
+            raise _garbled(name)
+        labels.append({str(k): str(v) for k, v in metric.items()})
+        parts.append(pairs.reshape(-1))
     return _assemble(labels, parts)
 
 
@@ -491,4 +634,7 @@ def _json(body: bytes, name: str) -> dict[str, Any]:
 
 
 def _garbled(name: str) -> TransientError:
-    return TransientError(f"the answer to {name} was cut short or is not valid JSON")
+    return TransientError(
+        f"the answer to {name} was cut short, is not valid JSON or is not shaped as "
+        "Prometheus's API answers"
+    )

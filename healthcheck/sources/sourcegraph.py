@@ -41,6 +41,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from healthcheck.config import SourcegraphConnection
 from healthcheck.errors import SourceError
+from healthcheck.redact import redact, remember_secret, url_without_password
 from healthcheck.store import Deployment, Inventory
 
 __all__ = ["USAGE_STATISTICS_REMOVED_IN", "check_token", "fetch_inventory"]
@@ -117,7 +118,7 @@ def fetch_inventory(
         feature_add_ons=add_ons,
         usage_statistics=usage,
         unavailable=gaps.unavailable,
-        sourcegraph_url=_base_url(connection),
+        sourcegraph_url=url_without_password(_base_url(connection)),
     )
 
 
@@ -301,7 +302,7 @@ class _GraphQL:
     def _scrub(self, text: str) -> str:
         """Server text with the token blanked out, in case a proxy echoes it back."""
         secret = self.token.get_secret_value()
-        return text.replace(secret, "***") if secret else text
+        return redact(text.replace(secret, "***") if secret else text)
 
     def _snippet(self, text: str) -> str:
         one_line = " ".join(self._scrub(text).split())
@@ -348,6 +349,7 @@ def _read_token(connection: SourcegraphConnection) -> tuple[SecretStr, str]:
     if connection.token_env:
         value = os.environ.get(connection.token_env, "").strip()
         if value:
+            remember_secret(value)
             return SecretStr(value), f"${connection.token_env}"
         if connection.token_file is None:
             raise _TokenProblem(
@@ -364,6 +366,7 @@ def _read_token(connection: SourcegraphConnection) -> tuple[SecretStr, str]:
             ) from None
         if not value:
             raise _TokenProblem(f"the Sourcegraph token file {path} is empty")
+        remember_secret(value)
         return SecretStr(value), f"the token file {path}"
     raise _TokenProblem(
         "no Sourcegraph token configured: set sourcegraph.token_env (or token_file) "
