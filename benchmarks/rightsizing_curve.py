@@ -113,6 +113,14 @@ def curve(
     }
 
 
+def _vms(row: dict[str, object]) -> str:
+    share = float(row["memory_would_oom"])  # type: ignore[arg-type]
+    if not np.isfinite(share):
+        return "–"
+    series = int(row["series"])  # type: ignore[call-overload]
+    return f"{round(share * series)}/{series}"
+
+
 def _label(spec: str) -> str:
     from healthcheck.models.backtest import label, recommender_from_spec
 
@@ -155,13 +163,13 @@ def main() -> None:
         )
         print(
             f"{'recommender':34s} {'exceed%':>7s} {'slack%':>7s} {'oracle%':>7s} "
-            f"{'regret':>7s} {'OOM%':>7s} {'memslk%':>7s}"
+            f"{'regret':>7s} {'OOM%':>7s} {'memslk%':>7s}  OOM VMs"
         )
         for r in res["rows"]:  # type: ignore[union-attr]
             print(
                 f"{r['recommender']:34s} {_p(r['cpu_exceedance'])} {_p(r['cpu_slack'])} "
                 f"{_p(r['oracle_slack'])} {_p(r['regret'])} {_p(r['memory_would_oom'])} "
-                f"{_p(r['memory_slack'])}"
+                f"{_p(r['memory_slack'])}  {_vms(r)}"
             )
         for base, v in res["versus"].items():  # type: ignore[union-attr]
             ratio = "–" if v["ratio"] is None else f"{v['ratio']:.2f}"

@@ -40,11 +40,14 @@ def _parse_moment(text: str, option: str) -> datetime:
 
 def format_backtest_table(result: Any) -> str:
     """The backtest's rows as a fixed-width table, percentages to one decimal."""
+    from healthcheck.models.backtest import regret
+
     header = (
         "recommender",
         "CPU exceed",
         "CPU slack",
         "oracle slack*",
+        "regret",
         "mem would-OOM",
         "mem slack",
         "coverage",
@@ -59,6 +62,7 @@ def format_backtest_table(result: Any) -> str:
                 _pct(row.cpu_exceedance),
                 _pct(row.cpu_slack),
                 _pct(row.oracle_cpu_slack_at_same_exceedance),
+                _pts(regret(row)),
                 _pct(row.memory_would_oom),
                 _pct(row.memory_slack),
                 _pct(row.coverage),
@@ -74,11 +78,18 @@ def format_backtest_table(result: Any) -> str:
         for r in rows
     ]
     lines.append(
-        f"* the oracle's CPU slack at the same pooled exceedance. {result.eligible} eligible "
+        "* the oracle's CPU slack at the same pooled exceedance; regret = CPU slack minus it "
+        f"(points). {result.eligible} eligible "
         f"series, train {result.train_days:g} d / test {result.test_days:g} d; "
         f"{len(result.skipped)} skipped."
     )
     return "\n".join(lines)
+
+
+def _pts(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "–"
+    return f"{100 * value:+.2f}"
 
 
 def _pct(value: float | None) -> str:

@@ -91,6 +91,11 @@ class HealthcheckSettings(BaseModel):
     calibrate_across_series: bool = Field(
         True, description="correct the CPU calibration level on the series' held-back days"
     )
+    memory_across_series: bool = Field(
+        True,
+        description="learn the memory headroom from every fitted series' past rises as well "
+        "as the series' own (the larger wins)",
+    )
     min_memory_headroom: float = Field(0.15, ge=0, description="memory headroom floor (KRR's)")
     max_memory_headroom: float = Field(1.0, ge=0, description="memory headroom cap")
     cpu_limit_headroom: float = Field(0.15, ge=0, description="CPU limit above the peak")
@@ -126,6 +131,7 @@ class HealthcheckRecommender(Recommender):
     censor_pinned_cpu: bool
     folds: int
     calibrate_across_series: bool
+    memory_across_series: bool
     min_memory_headroom: float
     max_memory_headroom: float
     cpu_limit_headroom: float
@@ -134,7 +140,7 @@ class HealthcheckRecommender(Recommender):
     forecast_growth: bool
 
     # -- CPU -----------------------------------------------------------------------------------
-    def _learn(self, series: list[Series]) -> None:
+    def _learn_cpu(self, series: list[Series]) -> None:
         """Replay each series' CPU history, choose the candidate statistic (across the series or
         per series), calibrate its multiplier, then correct the calibration level so that the
         pooled replay on each series' held-back last days hits `cpu_risk`."""
@@ -185,6 +191,10 @@ class HealthcheckRecommender(Recommender):
                 self.cpu_choice_[key] = int(np.argmin(losses))
         if self.calibrate_across_series:
             self.cpu_level_ = self._pooled_level()
+
+    def _learn(self, series: list[Series]) -> None:
+        self._learn_cpu(series)
+        self._learn_memory(series)
 
     def _base_level(self) -> float:
         """The quantile the multiplier scales: `base_quantile`, at most 1 − cpu_risk."""
@@ -257,13 +267,12 @@ class HealthcheckRecommender(Recommender):
         )
 
     # -- memory --------------------------------------------------------------------------------
-    def _memory_headroom(self, t: IntArray, demand: FloatArray) -> tuple[float, float | None]:
-        """Quantile over daily origins of (the next horizon's peak / the peak so far) − 1, and
-        the share of those origins whose next peak that headroom would not have held."""
+    def _memory_rises(self, t: IntArray, demand: FloatArray) -> FloatArray:
+        """At daily origins: the next horizon's peak over the peak so far (empty when short)."""
         day = (t - t[0]) // DAY
         starts = np.concatenate([[0], np.flatnonzero(np.diff(day)) + 1])
         if len(starts) < 4:
-            return self.min_memory_headroom, None
+            return np.zeros(0)
         dense = np.full(int(day[-1]) + 1, -np.inf)  # days without data peak at nothing
         dense[day[starts]] = np.maximum.reduceat(demand, starts)
         so_far = np.maximum.accumulate(dense)
@@ -274,12 +283,33 @@ class HealthcheckRecommender(Recommender):
         first = max(1, int(min(14, len(dense) / 2)))
         before, after = so_far[first - 1 : -1], ahead[first:]
         usable = np.isfinite(after) & (before > 0)
-        if not usable.any():
+        return np.asarray(after[usable] / before[usable], dtype=np.float64)
+
+    def _learn_memory(self, series: list[Series]) -> None:
+        """Each series' rises, and (with `memory_across_series`) all of them pooled."""
+        self.memory_rises_: dict[tuple[str, str], FloatArray] = {}
+        for s in series:
+            if len(s.memory) >= 2:
+                demand = _oom_bumped(s.memory.v, s.memory_censored)
+                self.memory_rises_[s.key] = self._memory_rises(s.memory.t, demand)
+        pooled = [r for r in self.memory_rises_.values() if len(r)]
+        self.memory_pooled_rise_: float | None = None
+        if self.memory_across_series and pooled:
+            every = np.concatenate(pooled)
+            self.memory_pooled_rise_ = float(np.quantile(every, 1 - self.memory_risk))
+
+    def _memory_headroom(self, key: tuple[str, str]) -> tuple[float, float | None]:
+        """The (1 − memory_risk) quantile of the rises − 1 (the series' own, or the pooled one
+        when larger), clipped; and the share of the series' own origins it would not have held."""
+        rises = self.memory_rises_.get(key, np.zeros(0))
+        learnt = float(np.quantile(rises, 1 - self.memory_risk)) - 1 if len(rises) else -1.0
+        if self.memory_pooled_rise_ is not None:
+            learnt = max(learnt, self.memory_pooled_rise_ - 1)
+        if learnt < 0 and not len(rises):
             return self.min_memory_headroom, None
-        rises = after[usable] / before[usable]
-        learnt = float(np.quantile(rises, 1 - self.memory_risk)) - 1
         headroom = float(np.clip(learnt, self.min_memory_headroom, self.max_memory_headroom))
-        return headroom, float(np.mean(rises > 1 + headroom))
+        measured = float(np.mean(rises > 1 + headroom)) if len(rises) else None
+        return headroom, measured
 
     # -- forecast ------------------------------------------------------------------------------
     def _growth(self, t: IntArray, v: FloatArray) -> tuple[float, str]:
@@ -303,7 +333,7 @@ class HealthcheckRecommender(Recommender):
     def _memory(self, series: Series) -> Part | str:
         mem_t, mem_v = series.memory.t, series.memory.v
         demand = _oom_bumped(mem_v, series.memory_censored)
-        headroom, measured = self._memory_headroom(mem_t, demand)
+        headroom, measured = self._memory_headroom(series.key)
         memory_growth, memory_trend = self._growth(mem_t, mem_v)
         memory = ceil_mib(
             float(demand.max()) * (1 + headroom) * memory_growth, self.memory_floor_bytes
