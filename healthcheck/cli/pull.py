@@ -25,7 +25,13 @@ from healthcheck.config import Customer, load_customers, resolve_customers_path
 from healthcheck.errors import ParameterError
 from healthcheck.quarters import Quarter
 from healthcheck.sources.chunks import PROMETHEUS_MAX_POINTS
-from healthcheck.sources.pull import ChunkResult, PullSummary, parse_duration
+from healthcheck.sources.prometheus import MAX_ANSWER_BYTES, REQUEST_DEADLINE_SECONDS
+from healthcheck.sources.pull import (
+    PULL_DEADLINE_SECONDS,
+    ChunkResult,
+    PullSummary,
+    parse_duration,
+)
 from healthcheck.store import Store
 
 
@@ -77,6 +83,29 @@ def _range_options(function: Callable[..., Any]) -> Callable[..., Any]:
     is_flag=True,
     help="From where the stored data ends to --until (default now); run daily from a scheduler.",
 )
+@click.option(
+    "--deadline",
+    "deadline_seconds",
+    type=click.FloatRange(1),
+    default=PULL_DEADLINE_SECONDS,
+    show_default=True,
+    help="Seconds the whole pull may take; past it, what was fetched whole is kept.",
+)
+@click.option(
+    "--request-deadline",
+    "request_deadline_seconds",
+    type=click.FloatRange(1),
+    default=REQUEST_DEADLINE_SECONDS,
+    show_default=True,
+    help="Seconds one request may take in all, however slowly the server sends.",
+)
+@click.option(
+    "--max-answer-bytes",
+    type=click.IntRange(1024),
+    default=MAX_ANSWER_BYTES,
+    show_default=True,
+    help="Largest answer to one request; larger is refused (lower --chunk-points).",
+)
 @store_option
 @customers_option
 def pull(
@@ -89,6 +118,9 @@ def pull(
     chunk_points: int,
     attempts: int,
     incremental: bool,
+    deadline_seconds: float,
+    request_deadline_seconds: float,
+    max_answer_bytes: int,
     store_path: Path,
     customers_path: Path | None,
 ) -> None:
@@ -104,7 +136,12 @@ def pull(
     store = Store.resolve(store_path)
     with (
         store.lock(customer.name),
-        connect(customer, attempts=attempts) as client,
+        connect(
+            customer,
+            attempts=attempts,
+            request_deadline_seconds=request_deadline_seconds,
+            max_answer_bytes=max_answer_bytes,
+        ) as client,
         _chunk_progress(f"pulling {customer.name}") as (on_plan, on_chunk),
     ):
         summary = run_pull(
@@ -119,6 +156,7 @@ def pull(
             max_points=chunk_points,
             on_plan=on_plan,
             on_chunk=on_chunk,
+            deadline_seconds=deadline_seconds,
         )
     _print_summary(summary)
 
@@ -318,4 +356,7 @@ def _print_summary(summary: PullSummary) -> None:
         f"{summary.retries} retries, {summary.seconds:.1f} s"
     )
     for note in summary.quality:
-        click.echo(f"note: {note.detail}")
+        if note.kind == "dropped":  # refused at the door: the operator must see it
+            click.echo(f"warning: {note.detail}", err=True)
+        else:
+            click.echo(f"note: {note.detail}")

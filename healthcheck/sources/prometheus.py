@@ -635,6 +635,6 @@ def _json(body: bytes, name: str) -> dict[str, Any]:
 
 def _garbled(name: str) -> TransientError:
     return TransientError(
-        f"the answer to {name} was cut short, is not valid JSON or is not shaped as "
+        f"the answer to {name} was cut short or is not valid JSON, or is not shaped as "
         "Prometheus's API answers"
     )

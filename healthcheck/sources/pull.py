@@ -12,6 +12,11 @@
 
 Data quality (gaps, metrics with no series, series of no known service, a retention shorter than
 the range) is recorded in the manifest for the report; none of it stops the pull.
+
+Checked at the door: a point outside physical bounds (negative, above 1e15, a time outside
+2000-2100) or a second point of a series at the same time is dropped, counted per metric in the
+manifest (`dropped` note) and on stderr; the rest is stored. The caller holds the customer's
+lock (`Store.lock`); `deadline_seconds` bounds the whole pull.
 """
 
 from __future__ import annotations
@@ -38,10 +43,20 @@ from healthcheck.sources.chunks import PROMETHEUS_MAX_POINTS, Chunk, plan_chunks
 from healthcheck.sources.configured import configured_memory_requests
 from healthcheck.sources.prometheus import Matrix, PrometheusClient
 from healthcheck.sources.shapes import ShapeChoice, detect_shapes
-from healthcheck.store import ChunkRecord, Inventory, LoadRecord, Store
+from healthcheck.store import (
+    FIRST_TIMESTAMP,
+    LAST_TIMESTAMP,
+    MAX_VALUE,
+    ChunkRecord,
+    Inventory,
+    LoadRecord,
+    Store,
+)
 
 DEFAULT_STEP_SECONDS = 300
 DEFAULT_CONCURRENCY = 4
+# A quarter at 5m takes minutes; a pull still running after this is stuck (docs/reliability.md).
+PULL_DEADLINE_SECONDS = 6 * 3600.0
 PROMETHEUS_DEFAULT_RETENTION_SECONDS = 15 * 86_400
 # Completed chunks are written together once they hold this many points: fewer rewrites of a
 # month file, and a kill loses at most this much work.
@@ -63,6 +78,7 @@ class QualityNote(BaseModel):
         "shape",
         "unmeasured_volumes",
         "configured",
+        "dropped",
     ]
     metric: str | None = None
     count: int = 0
@@ -94,6 +110,7 @@ class ChunkResult:
     points: int
     gaps: int
     unmatched: int
+    dropped: int = 0  # points refused at the door: out of bounds or a repeated time
 
 
 @dataclass
@@ -112,6 +129,7 @@ class PullSummary:
     gaps: int = 0
     retries: int = 0
     seconds: float = 0.0
+    dropped: dict[str, int] = field(default_factory=dict)  # per metric
     quality: list[QualityNote] = field(default_factory=list)
 
 
@@ -132,17 +150,22 @@ def pull(
     client: PrometheusClient | None = None,
     on_plan: Callable[[int], None] | None = None,
     on_chunk: ProgressCallback | None = None,
+    deadline_seconds: float | None = None,
 ) -> PullSummary:
     """Pull every catalog metric of `customer` over (since, until] into `store`.
 
     With `incremental`, `since` is where the stored data ends (or, with nothing stored, as far
-    back as the server's retention goes) and `until` defaults to now.
+    back as the server's retention goes) and `until` defaults to now. The caller holds the
+    customer's lock. `deadline_seconds` bounds the whole pull (every request and retry): past
+    it, a `DeadlineError`; the chunks fetched whole are stored and a rerun fetches the rest.
     """
     store.require_lock(customer.name)  # the caller orchestrates the customer and holds it
     catalog = catalog or load_catalog()
     started = time.monotonic()
     owns_client = client is None
     client = client or connect(customer)
+    if deadline_seconds is not None:
+        client.set_deadline(deadline_seconds)
     try:
         check_step(client, step_seconds, customer.name)
         candidates = catalog.queries_for(customer.deployment)
@@ -176,6 +199,7 @@ def pull(
             store, customer.name, fetch(client, catalog, tasks, concurrency), summary, on_chunk
         )
         summary.quality.extend(_gap_notes(summary))
+        summary.quality.extend(_dropped_notes(summary))
         summary.quality.extend(_fill_configured(store, customer, catalog, choices, since, until))
         if tasks:  # a rerun with nothing to fetch sends no range query at all
             summary.quality.extend(_reset_notes(client, catalog, rules, since, until))
@@ -186,6 +210,8 @@ def pull(
         summary.quality.extend(_snapshot_inventory(store, customer))
         return summary
     finally:
+        if deadline_seconds is not None:
+            client.set_deadline(None)
         if owns_client:
             client.close()
 
@@ -324,11 +350,15 @@ def to_frame(matrix: Matrix, task: Task, catalog: Catalog) -> ChunkResult:
     keep = np.array([i is not None for i in identities], dtype=bool)
     sizes = np.diff(matrix.offsets)
     per_point_keep = np.repeat(keep, sizes)
+    gaps = _gaps(matrix, keep, task.chunk.step)
+    door = _door_check(matrix, sizes)  # bounds and repeated times: dropped, counted
+    dropped = int((per_point_keep & ~door).sum())
+    per_point_keep &= door
     values = matrix.values[per_point_keep]
     stamps = matrix.timestamps_ms[per_point_keep]
+    series_of_point = np.repeat(np.arange(sizes.size), sizes)
+    kept_sizes = np.bincount(series_of_point[per_point_keep], minlength=sizes.size)[keep]
     known = [i for i in identities if i is not None]
-    kept_sizes = sizes[keep]
-    gaps = _gaps(matrix, keep, task.chunk.step)
 
     columns: dict[str, Any] = {}
     for column in ("service", "instance", "label"):
@@ -353,7 +383,27 @@ def to_frame(matrix: Matrix, task: Task, catalog: Catalog) -> ChunkResult:
         points=len(frame),
         gaps=gaps,
         unmatched=int((~keep).sum()),
+        dropped=dropped,
     )
+
+
+def _door_check(matrix: Matrix, sizes: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Per point: True when it may be stored. Out of physical bounds (a NaN is a gap, not
+    refused here) or a repeated time within its series is False."""
+    values = matrix.values
+    stamps = matrix.timestamps_ms
+    low, high = (int(t.value // 1_000_000) for t in (FIRST_TIMESTAMP, LAST_TIMESTAMP))
+    with np.errstate(invalid="ignore"):
+        ok = ~((values < 0) | (values > MAX_VALUE) | np.isinf(values))
+    ok &= (stamps >= low) & (stamps < high)
+    if stamps.size:
+        series = np.repeat(np.arange(sizes.size), sizes)
+        order = np.lexsort((stamps, series))
+        repeated = np.zeros(stamps.size, dtype=bool)
+        same = (np.diff(series[order]) == 0) & (np.diff(stamps[order]) == 0)
+        repeated[order[1:][same]] = True
+        ok &= ~repeated
+    return ok
 
 
 def _per_point_category(names: list[str], sizes: np.ndarray[Any, Any]) -> pd.Categorical:
@@ -368,10 +418,16 @@ def _gaps(matrix: Matrix, keep: np.ndarray[Any, Any], step: int) -> int:
     """Steps missing inside each kept series' span."""
     if not keep.any():
         return 0
-    first = matrix.timestamps_ms[matrix.offsets[:-1][keep]]
-    last = matrix.timestamps_ms[matrix.offsets[1:][keep] - 1]
+    sizes = np.diff(matrix.offsets)
+    keep = keep & (sizes > 0)
+    if not keep.any():
+        return 0
+    stamps = matrix.timestamps_ms
+    first = stamps[matrix.offsets[:-1][keep]]
+    last = stamps[matrix.offsets[1:][keep] - 1]
     expected = (last - first) // (step * 1000) + 1
-    return int((expected - np.diff(matrix.offsets)[keep]).sum())
+    # A hostile or broken answer (repeated or unordered times) must not give a negative count.
+    return int(np.clip(expected - sizes[keep], 0, None).sum())
 
 
 def _combine(frame: pd.DataFrame, rule: SeriesRule) -> pd.DataFrame:
@@ -414,6 +470,9 @@ def _write_results(
             summary.chunks_fetched += 1
             summary.points += result.points
             summary.gaps += result.gaps
+            if result.dropped:
+                metric = result.task.rule.metric
+                summary.dropped[metric] = summary.dropped.get(metric, 0) + result.dropped
             key = result.task.rule.key
             series_per_rule[key] = max(series_per_rule.get(key, 0), result.series)
             if on_chunk:
@@ -425,6 +484,22 @@ def _write_results(
             flush()
     summary.series = sum(series_per_rule.values())
     return series_per_rule
+
+
+def _dropped_notes(summary: PullSummary) -> list[QualityNote]:
+    return [
+        QualityNote(
+            kind="dropped",
+            metric=metric,
+            count=count,
+            detail=(
+                f"{count:,} point(s) of {metric} dropped at the door: a value negative, above "
+                f"{MAX_VALUE:g} or infinite, a time outside 2000-2100, or a second point of a "
+                "series at the same time"
+            ),
+        )
+        for metric, count in sorted(summary.dropped.items())
+    ]
 
 
 def _chunk_record(result: ChunkResult) -> ChunkRecord:

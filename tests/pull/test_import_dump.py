@@ -192,4 +192,4 @@ def test_a_line_that_is_neither_format_is_one_line_and_exit_2(setup: Setup, tmp_
     assert result.exit_code == 2
     message = result.stderr.strip()
     assert "\n" not in message and f"{bad}: line 1001:" in message, message
-    assert not store.exists()
+    assert not (store / "globex").exists()  # only the lock's folder was made
