@@ -293,8 +293,9 @@ def recommend(
     """Right-size every series of a customer (from the store) or of a trace.
 
     Default recommender: `healthcheck` (ours) at CPU risk 0.02 and memory risk 0.05. Series
-    with less than three days of history, or that a format cannot express, are named on
-    standard error.
+    with less than three days of history, a resource without usage data (e.g. no memory in a
+    CPU-only trace: the CPU part is still recommended), or that a format cannot express, are
+    named on standard error. A run that recommends nothing exits with status 2 and the reasons.
     """
     from healthcheck.models import available_recommenders, read_trace
     from healthcheck.models.customer import recommend_for_frame

@@ -74,8 +74,8 @@ class HealthcheckSettings(BaseModel):
     )
     multiplier: Literal["series", "pooled", "shrunk"] = Field(
         "pooled",
-        description="calibrate the CPU multiplier on each series' folds, or on all series' "
-        "folds pooled (steadier; the candidate is still chosen per series)",
+        description="calibrate the CPU multiplier on all fitted series' folds pooled "
+        "(steadier), on each series' own, or the two averaged ('shrunk')",
     )
     validation_days: float | None = Field(
         None,
