@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -26,6 +27,19 @@ from healthcheck.store import Store, validate_customer_name
     is_flag=True,
     help="Skip exposition metrics import does not map, instead of refusing the file.",
 )
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(1),
+    default=None,
+    help="Most (decompressed) bytes to read [default: 64 GiB of exposition text, 2 GiB of "
+    "CSV or Parquet].",
+)
+@click.option(
+    "--max-samples",
+    type=click.IntRange(1),
+    default=None,
+    help="Most samples to read from exposition text [default: 4,000,000,000].",
+)
 @store_option
 @customers_option
 def import_command(
@@ -33,6 +47,8 @@ def import_command(
     customer: str,
     step: str,
     skip_unknown: bool,
+    max_bytes: int | None,
+    max_samples: int | None,
     store_path: Path,
     customers_path: Path | None,
 ) -> None:
@@ -43,7 +59,13 @@ def import_command(
     the file and line. The customer must be in customers.yaml (its deployment tells how
     containers are named).
     """
-    from healthcheck.sources.files import import_file, parse_step
+    from healthcheck.sources.files import ImportLimits, import_file, parse_step
+
+    limits = ImportLimits()
+    if max_bytes is not None:
+        limits = replace(limits, max_bytes=max_bytes, max_small_bytes=max_bytes)
+    if max_samples is not None:
+        limits = replace(limits, max_samples=max_samples)
 
     validate_customer_name(customer)
     customers_file = resolve_customers_path(customers_path)
@@ -63,6 +85,7 @@ def import_command(
             deployment=entry.deployment,
             step=parse_step(step),
             skip_unknown=skip_unknown,
+            limits=limits,
         )
     click.echo(
         f"Imported {result.rows:,} points of {len(result.metrics)} metric(s) "

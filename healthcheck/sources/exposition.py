@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -48,6 +48,7 @@ Floats = npt.NDArray[np.float64]
 Codes = npt.NDArray[np.int32]
 
 BLOCK_BYTES = 16 << 20  # lines are read this many bytes at a time
+MAX_LINE_BYTES = 1 << 20  # a sample line is a few hundred bytes; a megabyte is not a line
 _EARLIEST = pd.Timestamp("2000-01-01", tz="UTC").value
 _LATEST = pd.Timestamp("2100-01-01", tz="UTC").value
 _SECONDS_BELOW = 1e11  # a timestamp under this is seconds (1e11 ms is 1973, 1e11 s year 5138)
@@ -99,6 +100,7 @@ class ExpositionReader:
     path: Path
     chunks: Iterable[bytes]
     block_bytes: int = BLOCK_BYTES
+    max_line_bytes: int = MAX_LINE_BYTES  # one line longer than this refuses the file
     series: list[Series] = field(default_factory=list)
     nan_samples: int = 0  # NaN values dropped (staleness markers)
     samples: int = 0
@@ -119,13 +121,22 @@ class ExpositionReader:
 
     def blocks(self) -> Iterator[Block]:
         """Each block's samples, in file order; raise `SourceError` naming the line."""
-        for text in _whole_lines(self.chunks, self.block_bytes):
+        for text in _whole_lines(self.chunks, self.block_bytes, self._line_too_long):
             block = self._read_block(text)
             if block is not None:
                 yield block
         self._finish()
 
     # ------------------------------------------------------------------ one block
+
+    def _line_too_long(self, pending_bytes: int) -> None:
+        """Bytes without a newline past the limit: not a line (a binary file, /dev/zero)."""
+        if pending_bytes > max(self.max_line_bytes, self.block_bytes) + self.block_bytes:
+            raise SourceError(
+                f"{self.path}: after line {self._lines_read}: more than "
+                f"{self.max_line_bytes:,} bytes without a line break (not exposition text?); "
+                "nothing was imported"
+            )
 
     def _read_block(self, text: bytes) -> Block | None:
         first_line = self._lines_read + 1
@@ -287,8 +298,11 @@ class ExpositionReader:
             self._format = "openmetrics" if ends_with_eof else "prometheus-text"
 
 
-def _whole_lines(chunks: Iterable[bytes], block_bytes: int) -> Iterator[bytes]:
-    """The bytes regrouped into blocks of about `block_bytes`, each ending at a line's end."""
+def _whole_lines(
+    chunks: Iterable[bytes], block_bytes: int, too_long: Callable[[int], None] | None = None
+) -> Iterator[bytes]:
+    """The bytes regrouped into blocks of about `block_bytes`, each ending at a line's end.
+    `too_long(length)` is called (and should raise) when a line outgrows the reader's limit."""
     pending: list[bytes] = []
     size = 0
     for chunk in chunks:
@@ -299,6 +313,8 @@ def _whole_lines(chunks: Iterable[bytes], block_bytes: int) -> Iterator[bytes]:
         data = b"".join(pending)
         cut = data.rfind(b"\n") + 1
         if cut == 0:  # one line longer than a block: keep reading
+            if too_long is not None:
+                too_long(len(data))
             pending, size = [data], len(data)
             continue
         yield data[:cut]

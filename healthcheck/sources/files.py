@@ -71,7 +71,9 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import re
+import stat
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -90,7 +92,16 @@ from healthcheck.catalog import load_catalog, query_family
 from healthcheck.contract import METRICS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, validate_metrics_frame
 from healthcheck.errors import ParameterError, SchemaError, SourceError
 from healthcheck.sources.exposition import BLOCK_BYTES, Block, ExpositionReader, Series
-from healthcheck.store import Deployment, LoadRecord, Store
+from healthcheck.store import (
+    FIRST_TIMESTAMP,
+    LAST_TIMESTAMP,
+    MAX_VALUE,
+    Deployment,
+    LoadRecord,
+    Store,
+)
+
+_FIRST_YEAR, _LAST_YEAR = FIRST_TIMESTAMP.year, LAST_TIMESTAMP.year
 
 __all__ = [
     "SOURCE_METRICS",
@@ -242,6 +253,20 @@ class ImportResult:
 # ---------------------------------------------------------------------- public API
 
 
+@dataclass(frozen=True)
+class ImportLimits:
+    """What one import reads at most; each is named in the error that stops it.
+
+    The defaults sit well above a real quarter's dump (a few GB, about a billion samples at
+    most for a large instance), and far below what would exhaust a machine.
+    """
+
+    max_bytes: int = 64 << 30  # decompressed bytes of exposition text
+    max_samples: int = 4_000_000_000
+    max_small_bytes: int = 2 << 30  # a CSV or Parquet file, read whole
+    line_bytes: int = 1 << 20  # one exposition line (a series' labels and a sample)
+
+
 def parse_step(text: str) -> pd.Timedelta:
     """A step such as ``30s``, ``5m`` or ``1h``."""
     match = _STEP.match(text.strip())
@@ -258,6 +283,7 @@ def load_file(
     step: pd.Timedelta = DEFAULT_STEP,
     skip_unknown: bool = False,
     block_bytes: int = BLOCK_BYTES,
+    limits: ImportLimits | None = None,
 ) -> LoadedFile:
     """Read `path` into a validated canonical frame; raise `SourceError` naming file and line.
 
@@ -267,6 +293,7 @@ def load_file(
     the number of series and stored points, not the size of the file. Nothing is returned
     before the last line has been read and checked.
     """
+    limits = limits or ImportLimits()
     hasher = hashlib.sha256()
     with _open(path) as handle:
         head = _read(path, handle, _HEAD_BYTES)
@@ -275,7 +302,7 @@ def load_file(
         hasher.update(head)
         kind = _sniff(head)
         if kind in ("parquet", "csv"):  # already steps: small beside raw scrapes
-            data = head + _read(path, handle, -1)
+            data = _read_small(path, handle, head, limits)
             hasher.update(data[len(head) :])
             if kind == "parquet":
                 frame, origin = _read_parquet(path, data)
@@ -283,10 +310,14 @@ def load_file(
             else:
                 loaded = LoadedFile(path, kind, _read_csv(path, data))
         else:
-            chunks = _chunks(path, handle, head, hasher)
-            reader = ExpositionReader(path, chunks, block_bytes)
+            chunks = _chunks(path, handle, head, hasher, limits)
+            reader = ExpositionReader(path, chunks, block_bytes, max_line_bytes=limits.line_bytes)
             steps = _Steps(path, deployment, int(step.value), skip_unknown)
+            samples = 0
             for block in reader.blocks():
+                samples += len(block.values)
+                if samples > limits.max_samples:
+                    raise _over(path, f"more than {limits.max_samples:,} samples", "--max-samples")
                 steps.add(reader.series, block)
             frame, skipped = steps.canonical()
             if reader.nan_samples:
@@ -313,12 +344,15 @@ def import_file(
     step: pd.Timedelta = DEFAULT_STEP,
     skip_unknown: bool = False,
     now: datetime | None = None,
+    limits: ImportLimits | None = None,
 ) -> ImportResult:
     """Load `path` completely, then write its points and one manifest record to the store.
 
     The caller holds the customer's lock (`Store.lock`)."""
     store.require_lock(customer)
-    loaded = load_file(path, deployment=deployment, step=step, skip_unknown=skip_unknown)
+    loaded = load_file(
+        path, deployment=deployment, step=step, skip_unknown=skip_unknown, limits=limits
+    )
     frame = loaded.frame
     rows = store.write_metrics(customer, frame)
     metrics = sorted(str(m) for m in frame["metric"].unique())
@@ -355,11 +389,18 @@ class _Readable(Protocol):
 
 @contextmanager
 def _open(path: Path) -> Iterator[_Readable]:
-    """The file's (decompressed) bytes: gzip is told by its magic bytes, not by the name."""
+    """The file's (decompressed) bytes: gzip is told by its magic bytes, not by the name.
+    Only a regular file: a device (/dev/zero), a FIFO or a socket never ends."""
     try:
         raw = path.open("rb")
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(os.fstat(raw.fileno()).st_mode):
+        raw.close()
+        raise SourceError(
+            f"{path} is not a regular file (a device, pipe or socket): import reads files; "
+            "save the data to a file first"
+        )
     with raw:
         gzipped = raw.read(2) == b"\x1f\x8b"
         raw.seek(0)
@@ -379,12 +420,38 @@ def _read(path: Path, handle: _Readable, size: int) -> bytes:
         raise SourceError(f"cannot read {path}: {exc}") from None
 
 
-def _chunks(path: Path, handle: _Readable, head: bytes, hasher: Any) -> Iterator[bytes]:
-    """The head already read, then the rest of the file a megabyte at a time (hashed)."""
+def _chunks(
+    path: Path, handle: _Readable, head: bytes, hasher: Any, limits: ImportLimits
+) -> Iterator[bytes]:
+    """The head already read, then the rest of the file a megabyte at a time (hashed), never
+    more than `limits.max_bytes` in all (decompressed)."""
+    total = len(head)
     yield head
     while chunk := _read(path, handle, _READ_BYTES):
+        total += len(chunk)
+        if total > limits.max_bytes:
+            raise _over(path, f"more than {limits.max_bytes:,} bytes", "--max-bytes")
         hasher.update(chunk)
         yield chunk
+
+
+def _read_small(path: Path, handle: _Readable, head: bytes, limits: ImportLimits) -> bytes:
+    """The rest of a CSV or Parquet file (read whole), within the byte limit."""
+    rest = _read(path, handle, max(0, limits.max_small_bytes - len(head)) + 1)
+    if len(head) + len(rest) > limits.max_small_bytes:
+        raise _over(
+            path,
+            f"a CSV or Parquet file larger than {limits.max_small_bytes:,} bytes",
+            "--max-bytes",
+        )
+    return head + rest
+
+
+def _over(path: Path, what: str, option: str) -> SourceError:
+    return SourceError(
+        f"{path}: {what} (the limit; raise it with {option} if the file is right); "
+        "nothing was imported"
+    )
 
 
 def _sniff(head: bytes) -> Literal["parquet", "csv", "exposition"]:
@@ -417,6 +484,9 @@ def _read_csv(path: Path, data: bytes) -> pd.DataFrame:
     _refuse_first(path, values.isna(), frame["value"], "value is not a number", offset=2)
     text = frame["timestamp"].str.strip()
     _refuse_first(path, ~text.str.contains(_TIMEZONE), text, "timestamp has no timezone", 2)
+    years = pd.to_numeric(text.str[:4], errors="coerce")
+    outside = years.notna() & ((years < _FIRST_YEAR) | (years >= _LAST_YEAR))
+    _refuse_first(path, outside, text, "timestamp is outside 2000-2100", offset=2)
     stamps = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
     _refuse_first(path, stamps.isna(), text, "timestamp is not an ISO 8601 time", offset=2)
     frame["timestamp"] = stamps
@@ -467,6 +537,11 @@ def _check_canonical(path: Path, frame: pd.DataFrame, offset: int, unit: str) ->
     """Problems validate_metrics_frame would find, reported with the first line that has them."""
     values = frame["value"].astype("float64")
     _refuse_first(path, ~np.isfinite(values), values, "value is NaN or infinite", offset, unit)
+    outside = (values < 0) | (values > MAX_VALUE)
+    _refuse_first(path, outside, values, f"value is outside 0 to {MAX_VALUE:g}", offset, unit)
+    stamps = frame["timestamp"]
+    early_or_late = (stamps < FIRST_TIMESTAMP) | (stamps >= LAST_TIMESTAMP)
+    _refuse_first(path, early_or_late, stamps, "timestamp is outside 2000-2100", offset, unit)
     metric = frame["metric"].astype(str)
     _refuse_first(path, ~metric.isin(list(METRICS)), metric, "unknown metric", offset, unit)
     service = frame["service"].astype(str)
@@ -490,7 +565,12 @@ def _refuse_first(
         row = int(np.argmax(mask))
         count = int(mask.sum())
         more = f" (and {count - 1} more)" if count > 1 else ""
-        raise SourceError(f"{path}: {unit} {row + offset}: {problem}: {shown.iloc[row]!r}{more}")
+        rows = np.flatnonzero(mask)[:5] + offset
+        listed = f"; bad {unit}s: {', '.join(map(str, rows))}" + (" …" if count > 5 else "")
+        raise SourceError(
+            f"{path}: {unit} {row + offset}: {problem}: {shown.iloc[row]!r}{more}"
+            + (listed if count > 1 else "")
+        )
 
 
 # ---------------------------------------------------------------------- mapping to the contract
@@ -555,6 +635,7 @@ class _Steps:
         times = block.nanoseconds[keep][order]
         values = block.values[keep][order]
         lines = block.lines[keep][order]
+        self._check_bounds(series, codes, values, lines)
 
         # each sample's predecessor in its series, the one of the block before included
         starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
@@ -641,6 +722,25 @@ class _Steps:
             return None
         return _Target(metric, *resolved)
 
+    def _check_bounds(
+        self,
+        series: list[Series],
+        codes: npt.NDArray[np.int32],
+        values: Floats,
+        lines: Ints,
+    ) -> None:
+        """A kept sample outside physical bounds refuses the file, naming its first lines."""
+        bad = (values < 0) | (values > MAX_VALUE)
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            first = int(rows[0])
+            shown = ", ".join(str(int(lines[r])) for r in rows[:5])
+            raise SourceError(
+                f"{self.path}: line {lines[first]}: value {values[first]:g} of "
+                f"{series[codes[first]].key} is outside physical bounds (0 to {MAX_VALUE:g}); "
+                f"bad lines: {shown}{' …' if len(rows) > 5 else ''}; nothing was imported"
+            )
+
     def _check_order(
         self,
         series: list[Series],
@@ -650,6 +750,14 @@ class _Steps:
         previous_time: Ints,
         previous_line: Ints,
     ) -> None:
+        repeated = (previous_line > 0) & (times == previous_time)
+        if repeated.any():
+            row = int(np.argmax(repeated))
+            raise SourceError(
+                f"{self.path}: line {lines[row]}: a second sample of {series[codes[row]].key} "
+                f"at {pd.Timestamp(int(times[row]), tz='UTC')} (the first is at line "
+                f"{previous_line[row]}): each time once per series; export the file again"
+            )
         back = (previous_line > 0) & (times < previous_time)
         if back.any():
             row = int(np.argmax(back))
