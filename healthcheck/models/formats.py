@@ -133,8 +133,19 @@ def to_csv(recs: list[Recommendation], catalog: Catalog) -> tuple[str, list[str]
         row = rec.model_dump(include=set(JSON_FIELDS))
         row["risk"] = json.dumps(row["risk"])
         row["evidence"] = json.dumps(row["evidence"], default=str)
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        writer.writerow({k: "" if v is None else _csv_cell(v) for k, v in row.items()})
     return stream.getvalue(), []
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula gets a leading ' (OWASP's rule for CSV
+    injection); numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 @register_format("table")
