@@ -181,9 +181,15 @@ def fold_cpu(
     finite = u[~censored]
     scale = float(finite.max()) if len(finite) and finite.max() > 0 else 1.0
     pos = bucket_of(u, scale)
-    bucket = np.where(censored, TOP, np.floor(pos).astype(np.int64))
-    hist = np.bincount(age_day * BUCKETS + bucket, minlength=days * BUCKETS)
+    observed = age_day * BUCKETS + np.floor(pos).astype(np.int64)
+    # The past: a censored point is "at least its value", above any request (the top bucket).
+    hist = np.bincount(
+        np.where(censored, age_day * BUCKETS + TOP, observed), minlength=days * BUCKETS
+    )
     hist = hist.reshape(days, BUCKETS).astype(np.float64)
+    # The futures the multiplier is calibrated on: at their observed value, so a few pinned
+    # series cannot push every series' multiplier to "above anything" at a small risk.
+    seen = np.bincount(observed, minlength=days * BUCKETS).reshape(days, BUCKETS)
 
     horizon = int(max(1, min(horizon_days, validation_days, days // 2)))
     check_days = int(max(1, min(horizon, days // 4)))
@@ -207,7 +213,7 @@ def fold_cpu(
     # Futures: the `horizon` days after each fold origin; the check's are its `check_days`.
     starts = np.concatenate([origins - horizon, [0]])
     stops = np.concatenate([origins, [check_days]])
-    cum = np.vstack([np.zeros((1, BUCKETS)), np.cumsum(hist, axis=0)])
+    cum = np.vstack([np.zeros((1, BUCKETS)), np.cumsum(seen.astype(np.float64), axis=0)])
     future = cum[stops] - cum[starts]  # (fold + check, bucket)
     folds, check_future = future[:-1], future[-1]
     n_f = len(origins)
