@@ -30,6 +30,7 @@ from healthcheck.quarters import Quarter
 from healthcheck.store import Store
 
 EXIT_CUSTOMER_FAILED = 1
+EXIT_INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C
 _STYLES = {"done": "green", "skipped": "cyan", "failed": "bold red"}
 
 
@@ -61,7 +62,8 @@ def fleet_group() -> None:
     type=click.FloatRange(1),
     default=900,
     show_default=True,
-    help="Seconds one report may take.",
+    help="Seconds each outside-facing stage of a customer may take: its pull (every request "
+    "and retry) and its report.",
 )
 @click.option(
     "--lock-wait",
@@ -94,6 +96,7 @@ def fleet_run(
     failed, 2 on a usage error. A rerun skips customers already done for the quarter.
     """
     from healthcheck.fleet import CustomerTask, run_fleet, write_indexes
+    from healthcheck.fleet.runner import FleetInterrupted
     from healthcheck.report import resolve_reports_dir
 
     quarter = Quarter.parse(quarter_text)
@@ -119,17 +122,24 @@ def fleet_run(
     console = Console(stderr=True)
     where = f"Dask scheduler {scheduler}" if scheduler else f"{workers} local worker(s)"
     console.print(f"Fleet run {quarter}: {len(tasks)} customer(s) on {where}")
-    with _fleet_progress(console, [t.customer for t in tasks]) as (on_started, on_outcome):
-        outcomes = run_fleet(
-            tasks,
-            workers=workers,
-            scheduler=scheduler,
-            on_outcome=on_outcome,
-            on_started=on_started,
-        )
+    interrupted = False
+    try:
+        with _fleet_progress(console, [t.customer for t in tasks]) as (on_started, on_outcome):
+            outcomes = run_fleet(
+                tasks,
+                workers=workers,
+                scheduler=scheduler,
+                on_outcome=on_outcome,
+                on_started=on_started,
+            )
+    except FleetInterrupted as stop:  # Ctrl-C: the summary and index of what finished
+        outcomes, interrupted = stop.outcomes, True
     write_indexes(reports_dir, [quarter])
     _print_summary(outcomes, quarter)
     click.echo(f"Fleet index: {reports_dir / 'index.html'}")
+    if interrupted:
+        click.echo("Interrupted: the customers not finished run again on the next run.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     if any(o.state == "failed" for o in outcomes):
         sys.exit(EXIT_CUSTOMER_FAILED)
 

@@ -8,6 +8,12 @@ race for TCP ports (reporting reference §1.3, papermill#511).
 With a scheduler address, the same `run_customer` runs on a Dask distributed cluster; the
 workers must see the same store, reports folder and customers.yaml paths (a shared file
 system) and hold the customers' tokens in their own environment.
+
+Ctrl-C stops a run at once: the local workers are killed (every store write is atomic and the
+locks die with their holders), queued customers are dropped, Dask's pending tasks cancelled;
+each customer not finished gets an "interrupted" outcome, and `run_fleet` raises
+`FleetInterrupted` carrying every outcome, so the caller still writes the summary and index of
+what finished.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +32,15 @@ from healthcheck.errors import ParameterError
 from healthcheck.fleet.status import is_done
 from healthcheck.fleet.task import CustomerTask, Outcome, describe, run_customer, skipped
 from healthcheck.quarters import Quarter
+
+
+class FleetInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run; `outcomes` holds what finished and what was interrupted."""
+
+    def __init__(self, outcomes: list[Outcome]) -> None:
+        super().__init__("interrupted")
+        self.outcomes = outcomes
+
 
 OnOutcome = Callable[[Outcome], None]
 OnStarted = Callable[[str], None]
@@ -60,10 +75,17 @@ def run_fleet(
             todo.append(task)
     if not todo:
         return outcomes
-    if scheduler is not None:
-        _run_dask(todo, scheduler, record)
-    else:
-        _run_local(todo, workers, record, on_started or (lambda _name: None))
+    try:
+        if scheduler is not None:
+            _run_dask(todo, scheduler, record)
+        else:
+            _run_local(todo, workers, record, on_started or (lambda _name: None))
+    except KeyboardInterrupt:
+        finished = {o.customer for o in outcomes}
+        for task in todo:
+            if task.customer not in finished:
+                record(_interrupted(task))
+        raise FleetInterrupted(outcomes) from None
     return outcomes
 
 
@@ -126,10 +148,13 @@ def _run_pool(
 
 @contextmanager
 def _cancel_on_interrupt(pool: ProcessPoolExecutor) -> Iterator[None]:
-    """On Ctrl-C, drop the customers not started yet instead of waiting for all of them."""
+    """On Ctrl-C, kill the workers and drop the queued customers: nothing waits for a report."""
     try:
         yield
     except KeyboardInterrupt:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            with suppress(OSError):
+                process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
 
@@ -160,12 +185,29 @@ def _run_dask(tasks: Sequence[CustomerTask], address: str, record: OnOutcome) ->
     with client:
         futures = {_submit_dask(client, task): task for task in tasks}
         done = as_completed(list(futures), loop=client.loop)  # type: ignore[no-untyped-call]
-        for future in done:
-            task = futures[future]
-            try:
-                record(future.result())
-            except Exception as exc:  # KilledWorker: the scheduler already retried it
-                record(_lost(task, describe(exc)))
+        try:
+            for future in done:
+                task = futures[future]
+                try:
+                    record(future.result())
+                except Exception as exc:  # KilledWorker: the scheduler already retried it
+                    record(_lost(task, describe(exc)))
+        except KeyboardInterrupt:
+            # Pending tasks are cancelled; running ones are reported as interrupted.
+            client.cancel(list(futures), force=True)  # type: ignore[no-untyped-call]
+            raise
+
+
+def _interrupted(task: CustomerTask) -> Outcome:
+    return Outcome(
+        task.customer,
+        task.quarter,
+        "failed",
+        "interrupted (Ctrl-C) before it finished; a rerun does it",
+        0.0,
+        stage="interrupted",
+        worker="",
+    )
 
 
 def _lost(task: CustomerTask, why: str) -> Outcome:

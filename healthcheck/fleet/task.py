@@ -174,7 +174,11 @@ def _run_stages(
     seconds: dict[str, float] = {}
     config = _stage("config", seconds, lambda: _entry(task))
     if not task.skip_pull and config.prometheus is not None:
-        _stage("pull", seconds, lambda: _pull(store, config, quarter, task.pull_attempts))
+        _stage(
+            "pull",
+            seconds,
+            lambda: _pull(store, config, quarter, task.pull_attempts, task.timeout_seconds),
+        )
     # Right-sizing once, shared with the checks' configuration review (the report writes the
     # override files from its own run).
     recs = _stage(
@@ -230,12 +234,22 @@ def _entry(task: CustomerTask) -> Customer:
     return load_customers(Path(task.customers_file)).get(task.customer)
 
 
-def _pull(store: Store, config: Customer, quarter: Quarter, attempts: int) -> None:
-    """The quarter from the customer's Prometheus; resumable, so a retry fetches only the rest."""
+def _pull(
+    store: Store, config: Customer, quarter: Quarter, attempts: int, deadline_seconds: float
+) -> None:
+    """The quarter from the customer's Prometheus, within the customer's deadline (the task
+    holds the customer's lock); resumable, so a retry fetches only the rest."""
     from healthcheck.sources.pull import connect, pull
 
     with connect(config, attempts=attempts) as client:
-        pull(store, config, client=client, since=quarter.start, until=quarter.end)
+        pull(
+            store,
+            config,
+            client=client,
+            since=quarter.start,
+            until=quarter.end,
+            deadline_seconds=deadline_seconds,
+        )
 
 
 def is_infrastructure(error: BaseException) -> bool:
