@@ -75,3 +75,26 @@ def test_the_candidate_with_the_least_fold_loss_is_chosen_and_named() -> None:
     assert losses[chosen] == 1.0 and min(losses.values()) == 1.0
     assert losses["all"] > 1.2 and chosen != "all"
     assert recs[0].cpu_request_cores < 0.5 * series["a/a"]["cpu_usage_cores"].max()
+
+
+def test_memory_headroom_learns_from_every_series_and_follows_memory_risk() -> None:
+    """A flat series fitted beside one whose peaks kept rising gets the pooled headroom; a lower
+    memory_risk never gives a smaller limit; the risk reported is measured on its own past."""
+    flat = daily_usage(35, seed=1)
+    rising = daily_usage(35, seed=2)
+    steps = np.repeat(1 + 0.5 * np.arange(5), 7 * 288)[: len(rising["memory_working_set_bytes"])]
+    rising["memory_working_set_bytes"] = rising["memory_working_set_bytes"] * steps
+    frame = build_frame({"flat/a": flat, "rising/a": rising})
+
+    def limit(**params: object) -> tuple[float, dict[str, object], dict[str, object]]:
+        recs = get_recommender("healthcheck", horizon_days=7, **params).fit(frame).recommend()
+        rec = next(r for r in recs if r.service == "flat")
+        return rec.memory_limit_bytes, rec.evidence, rec.risk
+
+    alone, alone_evidence, _ = limit(memory_across_series=False)
+    pooled, pooled_evidence, risk = limit()
+    assert pooled_evidence["memory_headroom"] > alone_evidence["memory_headroom"]
+    assert pooled > alone
+    limits = [limit(memory_risk=r)[0] for r in (0.3, 0.1, 0.02)]
+    assert limits == sorted(limits)
+    assert risk["memory_would_oom"] is not None and risk["memory_would_oom"] != 0.05
