@@ -254,6 +254,7 @@ class HealthcheckRecommender(Recommender):
             "cpu_held_back_days": f.check_days,
             "cpu_pinned_share": round(pinned, 4),
             "cpu_capped_at_observed_peak": capped,
+            "horizon_days": self.horizon_days,
         }
         if self.cpu_losses_:
             low = min(self.cpu_losses_.values())
