@@ -7,7 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -38,13 +38,11 @@ def hostile(handler: Handler) -> Iterator[Hostile]:
             length = int(self.headers.get("content-length") or 0)
             if length:
                 self.rfile.read(length)
-            try:
+            with suppress(BrokenPipeError, ConnectionResetError):
                 handler(self)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
 
-        do_GET = _any  # noqa: N815
-        do_POST = _any  # noqa: N815
+        do_GET = _any
+        do_POST = _any
 
         def log_message(self, *args: Any) -> None:
             pass
