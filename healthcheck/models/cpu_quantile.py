@@ -90,6 +90,7 @@ class CpuFolds:
     score_cdf: FloatArray  # (candidate, offset) cumulative counts over the folds
     check_cdf: FloatArray  # the same over the folds older than the held-back days
     check_future: FloatArray  # counts of the held-back days per bucket
+    check_peak: float  # the highest usage observed before the held-back days
     future_n: FloatArray  # (fold, bucket) cumulative counts of each fold's future
     future_s: FloatArray  # (fold, bucket) cumulative sums of each fold's future
     folds: int
@@ -107,13 +108,18 @@ class CpuFolds:
         """Candidate c's base at the end of the history, times the multiplier RATIO**offset."""
         return value_of(float(self.base[c, -1]) + offset, self.scale)
 
-    def check_exceedance(self, c: int, offset: float) -> tuple[int, int]:
-        """(points above, points) on the held-back days for candidate c's check base + offset."""
+    def check_exceedance(self, c: int, offset: float, floor: float = 0.0) -> tuple[int, int]:
+        """(points above, points) on the held-back days for the request the recommender would
+        have made before them: candidate c's base + offset, never above the peak seen by then
+        (the peak itself when censored), never below `floor`."""
         total = int(self.check_future.sum())
         b = float(self.base[c, -2])
-        if not total or not np.isfinite(b):
+        if not total or np.isnan(b):
             return 0, 0
-        return round(above(self.check_future, b + offset)), total
+        request = min(value_of(b + offset, self.scale), self.check_peak)
+        request = max(request, floor)
+        position = float(bucket_of(np.array([request]), self.scale)[0])
+        return round(above(self.check_future, position)), total
 
 
 def offset_quantile(cdf: FloatArray, level: float) -> float:
@@ -236,6 +242,7 @@ def fold_cpu(
         score_cdf=cdfs,
         check_cdf=check_cdfs,
         check_future=check_future,
+        check_peak=float(np.max(u[age_day >= check_days], initial=0.0)),
         future_n=fut_cum_n,
         future_s=fut_cum_s,
         folds=int(n_f),

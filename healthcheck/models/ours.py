@@ -213,7 +213,7 @@ class HealthcheckRecommender(Recommender):
 
     def _held_back(self, key: tuple[str, str], level: float) -> tuple[int, int]:
         f, c = self.cpu_folds_[key], self.cpu_choice_[key]
-        return f.check_exceedance(c, self._offset(f, c, level, check=True))
+        return f.check_exceedance(c, self._offset(f, c, level, check=True), self.cpu_floor_cores)
 
     def _pooled_level(self) -> float:
         """The calibration level whose pooled held-back exceedance is `cpu_risk`: the largest
