@@ -613,7 +613,10 @@ def scrape_interval_seconds(client: PrometheusClient) -> int | None:
     """The longest scrape interval of the server's config and active targets (None if hidden)."""
     intervals: list[int] = []
     try:
-        config = YAML(typ="safe").load(client.get_data("/api/v1/status/config")["yaml"])
+        text = client.get_data("/api/v1/status/config")["yaml"]
+        if not isinstance(text, str):  # a wrong-shaped answer: the interval is unknown
+            raise TypeError("config is not text")
+        config = YAML(typ="safe").load(text)
         default = parse_duration((config.get("global") or {}).get("scrape_interval", "1m"))
         intervals.append(default)
         for job in config.get("scrape_configs") or []:
