@@ -169,10 +169,22 @@ def split_train_test(
         raise MissingDataError(f"the trace has no {CPU} or {MEMORY} points")
     origins = {k: s + int(train_days * DAY) for k, s in starts.items()}
     # Cut every row (usage, configuration, events) at its series' origin, vectorised.
-    pair = frame["service"].astype(str) + "\x00" + frame["instance"].astype(str)
-    cut = pair.map({f"{s}\x00{i}": o for (s, i), o in origins.items()})
+    # Category codes, not strings: a (service, instance) pair is one integer per row.
+    service_column = frame["service"].astype("category")
+    instance_column = frame["instance"].astype("category")
+    services = [str(c) for c in service_column.cat.categories]
+    instances = [str(c) for c in instance_column.cat.categories]
+    width = len(instances) + 1
+    pair = service_column.cat.codes.to_numpy(
+        dtype=np.int64
+    ) * width + instance_column.cat.codes.to_numpy(dtype=np.int64)
+    cut_of_pair = np.full(len(services) * width + width, np.iinfo(np.int64).max, dtype=np.int64)
+    service_code = {name: i for i, name in enumerate(services)}
+    instance_code = {name: i for i, name in enumerate(instances)}
+    for (s, i), origin in origins.items():
+        cut_of_pair[service_code[s] * width + instance_code[i]] = origin
     t = timestamps_seconds(frame["timestamp"])
-    train = frame[(t <= cut.fillna(np.iinfo(np.int64).max).to_numpy(dtype=np.int64))]
+    train = frame[t <= cut_of_pair[pair]]
     empty = Points(np.zeros(0, dtype=np.int64), np.zeros(0))
     tests = {}
     for key, origin in origins.items():
