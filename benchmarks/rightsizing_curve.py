@@ -63,18 +63,6 @@ def load_azure(path: Path) -> pd.DataFrame:
     return frame
 
 
-def common_start(frame: pd.DataFrame) -> pd.DataFrame:
-    """Only the series that start on the trace's first day. A late starter's training window
-    runs into the others' test window, and a model pooled across series (ours) would read it;
-    late starters are not eligible for scoring anyway (their test window is cut short)."""
-    first = frame.groupby("service", observed=True)["timestamp"].min()
-    keep = first[first <= first.min() + pd.Timedelta(days=1)].index
-    out = frame[frame["service"].isin(keep)].copy()
-    for column in ("service", "instance"):
-        out[column] = out[column].astype(str).astype("category")
-    return out
-
-
 def curve(
     frame: pd.DataFrame, train: float, test: float, extra: list[str], ours: str = "healthcheck"
 ) -> dict[str, object]:
@@ -162,7 +150,7 @@ def main() -> None:
         path = data / file
         if not path.exists():
             sys.exit(f"{path} not found: set HEALTHCHECK_DATA or pass --data (see data/README)")
-        frame = common_start(load_bitbrains(path) if name == "bitbrains" else load_azure(path))
+        frame = load_bitbrains(path) if name == "bitbrains" else load_azure(path)
         if args.write_traces:
             args.write_traces.mkdir(parents=True, exist_ok=True)
             frame.to_parquet(args.write_traces / f"{name}-canonical.parquet")

@@ -319,6 +319,10 @@ def run_backtest(
             f"no series has {train_days:g} days of training and {MIN_TEST_COVERAGE:.0%} of "
             f"{test_days:g} test days; skipped: {skipped}"
         )
+    # Only the scored series are fitted: a series that is not scored (it starts late, its test
+    # window is cut short) would otherwise train on days inside the others' test windows, which
+    # a recommender that learns across series (ours) would read.
+    train = _only(train, eligible)
     curve = oracle_curve(tests, eligible)
     rows = []
     for item in recommenders:
@@ -337,6 +341,28 @@ def run_backtest(
         rows.append(row)
     rows.append(_oracle_row(tests, eligible, oracle_risk))
     return BacktestResult(train_days, test_days, len(eligible), skipped, rows, curve)
+
+
+def _only(frame: pd.DataFrame, keys: list[SeriesKey]) -> pd.DataFrame:
+    """The rows of the given (service, instance) series (service-level rows of their services
+    too), by category codes."""
+    services = frame["service"].astype("category")
+    instances = frame["instance"].astype("category")
+    wanted_services = {s for s, _ in keys}
+    wanted = set(keys) | {(s, "") for s in wanted_services}
+    s_names = [str(c) for c in services.cat.categories]
+    i_names = [str(c) for c in instances.cat.categories]
+    width = len(i_names) + 1
+    allowed = np.zeros(len(s_names) * width + width, dtype=bool)
+    for si, s in enumerate(s_names):
+        for ii, i in enumerate(i_names):
+            if (s, i) in wanted:
+                allowed[si * width + ii] = True
+    codes = services.cat.codes.to_numpy(dtype=np.int64) * width + instances.cat.codes.to_numpy(
+        dtype=np.int64
+    )
+    kept: pd.DataFrame = frame[allowed[codes]]
+    return kept
 
 
 def _hold_for(model: Recommender, test_days: float) -> None:
