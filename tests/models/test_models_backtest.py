@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from models_testdata import MIB, build_frame, daily_usage
+from models_testdata import MIB, START, build_frame, daily_usage
 
 from healthcheck.models import available_recommenders, get_recommender, run_backtest
 from healthcheck.models.backtest import score, split_train_test
@@ -70,3 +70,20 @@ def test_series_without_enough_test_data_are_skipped_and_named() -> None:
     oracle = result.rows[-1]
     assert oracle.memory_would_oom == 0.0
     assert 0 < oracle.cpu_exceedance <= 0.03
+
+
+def test_a_series_that_is_not_scored_is_not_fitted_either() -> None:
+    """A late starter's training runs into the others' test window: a recommender that learns
+    across series must not read it, so the scored series' results are as without it."""
+    plain = _frame(spike=False)
+    late = build_frame(
+        {"late/x": daily_usage(10, seed=9, level=40)}, start=START + pd.Timedelta(days=10)
+    )
+    with_late = pd.concat([plain, late], ignore_index=True)
+    a = run_backtest(plain, ["healthcheck"], train_days=14, test_days=6)
+    b = run_backtest(with_late, ["healthcheck"], train_days=14, test_days=6)
+    assert "late/x" in b.skipped
+    assert (a.rows[0].cpu_exceedance, a.rows[0].cpu_slack) == (
+        b.rows[0].cpu_exceedance,
+        b.rows[0].cpu_slack,
+    )
