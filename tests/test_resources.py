@@ -1,4 +1,5 @@
-"""Resources used against requested: the summary, its table and its charts, without a kernel."""
+"""Resources used against requested: the analysis' summary, its table and its charts, without a
+kernel."""
 
 from __future__ import annotations
 
@@ -9,22 +10,37 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from healthcheck.analysis.resources import (
+    SUMMARY_COLUMNS,
+    daily_memory_share,
+    summarize_resources,
+)
 from healthcheck.contract import empty_metrics_frame
 from healthcheck.quarters import Quarter
-from healthcheck.report.usage import (
-    GIB,
-    SUMMARY_COLUMNS,
-    cpu_figure,
-    daily_memory_share,
-    memory_figure,
-    memory_headroom_figure,
-    resource_summary,
-    summarize_resources,
+from healthcheck.report.sections.resources import (
+    cpu_summary_figure as cpu_figure,
+)
+from healthcheck.report.sections.resources import (
+    memory_share_figure,
     summary_table,
 )
+from healthcheck.report.sections.resources import (
+    memory_summary_figure as memory_figure,
+)
 from healthcheck.store import Store
+from healthcheck.units import GIB
 
 Q3 = Quarter(2026, 3)
+
+
+def resource_summary(store: Store, customer: str, quarter: Quarter) -> pd.DataFrame:
+    """The summary of the quarter's points, as the analysis computes it from its one read."""
+    return summarize_resources(store.read_metrics(customer, start=quarter.start, end=quarter.end))
+
+
+def memory_headroom_figure(store: Store, customer: str, quarter: Quarter) -> Any:
+    points = store.read_metrics(customer, start=quarter.start, end=quarter.end)
+    return memory_share_figure(daily_memory_share(points))
 
 
 def points(rows: list[tuple[str, str, str, str, float]]) -> pd.DataFrame:
@@ -127,37 +143,6 @@ def test_compose_customers_have_no_requests_and_nothing_crashes(tmp_path: Path) 
     for figure in (cpu_figure(summary), memory_figure(summary)):
         assert [t.name for t in figure.data] == ["Used, p95", "Used, max", "Limit"]
     assert len(memory_headroom_figure(store, "compose-co", Q3).data) == 1
-
-
-def test_resource_summary_reads_only_its_metrics_and_quarter(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store = compose_store(tmp_path)
-    calls: list[dict[str, Any]] = []
-    read = store.read_metrics
-
-    def spy(customer: str, metrics: Any = None, **kwargs: Any) -> pd.DataFrame:
-        calls.append({"metrics": list(metrics), **kwargs})
-        return read(customer, metrics, **kwargs)
-
-    monkeypatch.setattr(store, "read_metrics", spy)
-    resource_summary(store, "compose-co", Q3)
-    memory_headroom_figure(store, "compose-co", Q3)
-
-    assert [sorted(c["metrics"]) for c in calls] == [
-        sorted(
-            [
-                "cpu_usage_cores",
-                "memory_working_set_bytes",
-                "cpu_request_cores",
-                "cpu_limit_cores",
-                "memory_request_bytes",
-                "memory_limit_bytes",
-            ]
-        ),
-        ["memory_limit_bytes", "memory_working_set_bytes"],
-    ]
-    assert all(c["start"] == Q3.start and c["end"] == Q3.end for c in calls)
 
 
 def test_the_table_is_in_human_units_and_escapes_service_names(tmp_path: Path) -> None:

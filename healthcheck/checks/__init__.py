@@ -11,6 +11,7 @@ Public API (see docs/checks.md):
 
 from __future__ import annotations
 
+from healthcheck.checks import adoption as _adoption  # noqa: F401
 from healthcheck.checks import alerts as _alerts  # noqa: F401
 from healthcheck.checks import configuration as _configuration  # noqa: F401
 from healthcheck.checks import data_quality as _data_quality  # noqa: F401
@@ -18,7 +19,6 @@ from healthcheck.checks import disaster_recovery as _disaster_recovery  # noqa: 
 from healthcheck.checks import disk as _disk  # noqa: F401
 from healthcheck.checks import resources as _resources  # noqa: F401
 from healthcheck.checks import search as _search  # noqa: F401
-from healthcheck.checks import usage as _usage  # noqa: F401
 
 # Importing each area's module registers its checks, in the order the report lists them.
 from healthcheck.checks import versions as _versions  # noqa: F401

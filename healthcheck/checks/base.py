@@ -8,8 +8,7 @@ registry shape of papermill's engines).
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal, SupportsFloat
@@ -22,6 +21,7 @@ from healthcheck.config import Customer
 from healthcheck.errors import ParameterError
 from healthcheck.quarters import Quarter
 from healthcheck.store import Inventory, Store
+from healthcheck.units import DAY, MINUTE, parse_duration
 
 Severity = Literal["critical", "warning", "info", "ok"]
 SEVERITY_RANK: dict[str, int] = {"ok": 0, "info": 1, "warning": 2, "critical": 3}
@@ -39,7 +39,6 @@ Area = Literal[
     "configuration",
     "disaster_recovery",
 ]
-GIB = 2**30
 
 
 class Evidence(BaseModel):
@@ -134,15 +133,9 @@ _SOURCEGRAPH_THRESHOLDS = {
     ("gitserver_disk_space_remaining", "critical"): "disk_free_critical_ratio",
     ("search_latency_p99", "warning"): "search_latency_p99_seconds",
 }
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def _duration_seconds(text: str) -> float:
-    match = _DURATION.match(text.strip())
-    if match is None:
-        raise ParameterError(f"unreadable duration {text!r} in the catalog")
-    return float(match.group(1)) * _SECONDS[match.group(2)]
+_WHAT = "duration in the catalog"
 
 
 def default_thresholds(catalog: Catalog) -> dict[str, float]:
@@ -154,9 +147,11 @@ def default_thresholds(catalog: Catalog) -> dict[str, float]:
             values[name] = threshold.value
         if threshold.name == "provisioning_container_cpu_usage_long_term":
             # the long-term indicators hold for 336h: count in days, as the daily rule does
-            values["long_term_days"] = _duration_seconds(threshold.for_) / 86400
+            values["long_term_days"] = parse_duration(threshold.for_, what=_WHAT) / DAY
         if threshold.name == "provisioning_container_cpu_usage_short_term":
-            values["cpu_short_term_minutes"] = _duration_seconds(threshold.for_) / 60
+            values["cpu_short_term_minutes"] = (
+                parse_duration(threshold.for_, what="catalog duration") / MINUTE
+            )
     values.update(catalog.check_thresholds)
     return values
 
@@ -214,6 +209,10 @@ class CheckContext:
                 self.customer, [name], start=self.start, end=self.end
             )
         return self._metrics[name]
+
+    def preload(self, metrics: Mapping[str, pd.DataFrame]) -> None:
+        """Take the quarter's points of these metrics as already read (start < t <= end)."""
+        self._metrics.update(metrics)
 
     def inventory(self) -> Inventory | None:
         """The instance as it was at the quarter's end (the newest snapshot at or before it)."""

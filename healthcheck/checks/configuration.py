@@ -18,7 +18,6 @@ from healthcheck.catalog.settings import (
     settings_from_text,
 )
 from healthcheck.checks.base import (
-    GIB,
     CheckContext,
     Evidence,
     Finding,
@@ -31,6 +30,7 @@ from healthcheck.checks.frames import plain_frame
 from healthcheck.contract import METRICS
 from healthcheck.errors import ConfigError
 from healthcheck.store import Inventory
+from healthcheck.units import GIB
 
 SOURCE = (
     "Helm chart values.yaml v7.6.0 / Kustomize base (deploy-sourcegraph-k8s) / docker-compose v7.5 "

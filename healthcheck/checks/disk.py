@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 
 from healthcheck.checks.base import (
-    GIB,
     CheckContext,
     Evidence,
     Finding,
@@ -20,13 +19,13 @@ from healthcheck.checks.base import (
 from healthcheck.checks.configuration import deployment_of
 from healthcheck.checks.frames import plain_frame
 from healthcheck.errors import ConfigError
+from healthcheck.units import DAY_NS, GIB
 
 SOURCE = (
     "healthcheck rule: linear trend of the last 30 days (critical < 30 days, warning < 90); "
     "Sourcegraph alert gitserver disk_space_remaining (warning < 15 % free, critical < 10 %)"
 )
 KEYS = ["service", "instance", "label"]
-DAY_NS = 86_400 * 10**9
 
 
 def runway(used: pd.DataFrame, capacity: pd.DataFrame, trend_days: float) -> pd.DataFrame:

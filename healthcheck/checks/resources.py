@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 
 from healthcheck.checks.base import (
-    GIB,
     CheckContext,
     Evidence,
     Finding,
@@ -14,6 +13,7 @@ from healthcheck.checks.base import (
     rounded,
 )
 from healthcheck.checks.frames import longest_day_streak, plain_frame, runs, step_of, usage_against
+from healthcheck.units import GIB
 
 PROVISIONING = "Sourcegraph provisioning indicator (monitoring/definitions/shared/provisioning.go)"
 # Sourcegraph has no memory alert on gitserver: its working set includes the page cache, which the

@@ -6,11 +6,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from fnmatch import fnmatchcase
 from typing import Any
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from healthcheck.catalog import load_catalog
@@ -93,13 +94,16 @@ def run_checks(
     checks: Sequence[str] | None = None,
     recommendations: list[Any] | None = None,
     rightsizing: bool = True,
+    metrics: Mapping[str, pd.DataFrame] | None = None,
 ) -> CheckResult:
     """Run the registered checks (or the named ones) on a customer's quarter.
 
     `quarter` defaults to the latest with data; `today` (default: the real date) decides which
     suppressions have expired; `recommendations` are right-sizing results the caller already has
     (the configuration review compares the deployment against them); without them it computes
-    them with the right-sizing models unless `rightsizing` is False.
+    them with the right-sizing models unless `rightsizing` is False. `metrics` are the quarter's
+    points per metric when the caller has read them already (the analysis reads the store once);
+    a metric it does not name is read from the store.
     """
     started = time.perf_counter()
     store.require_customer(customer)
@@ -118,6 +122,7 @@ def run_checks(
         recommendations=recommendations,
         rightsizing=rightsizing,
     )
+    context.preload(metrics or {})
     findings: list[Finding] = []
     for name in checks or available_checks():
         check = get_check(name)

@@ -1,7 +1,8 @@
 """The quarterly report: papermill executes the notebook, nbconvert exports offline HTML.
 
-`render_report` is what the CLI, the fleet runner and the tests call. The notebook itself calls
-the figure and table builders in `healthcheck.report.usage` and displays them through
+`render_report` is what the CLI, the fleet runner and the tests call: it makes sure the
+customer-quarter's analysis artefact is in the store (`healthcheck.analysis`), then the notebook
+loads it and draws each section with `healthcheck.report.sections.<section>`, displayed through
 `healthcheck.report.viz`.
 """
 

@@ -4,19 +4,21 @@
   plotly renders a subset of HTML in names, titles and ticks, so it is escaped first.
 - Only SVG traces (``go.Scatter`` and ``go.Bar``): they print and render anywhere, WebGL does not.
   `check_figure` refuses anything else and any chart above `MAX_POINTS`.
-- Series are reduced to what the eye can see before they are plotted: daily values
-  (`daily`), at most `MAX_POINTS` points per chart, so the whole report stays small.
+- Series are reduced to what the eye can see before they are plotted: daily values (the
+  analysis' `healthcheck.analysis.frames.daily`), at most `MAX_POINTS` points per chart, so
+  the whole report stays small.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+
+from healthcheck.quarters import Quarter
 
 # The most points a chart may hold: a quarter of daily values for a dozen series fits easily.
 MAX_POINTS = 2_000
@@ -94,35 +96,15 @@ def note_no_data(fig: go.Figure, text: str) -> go.Figure:
     return fig
 
 
-def day_of(timestamps: pd.Series) -> pd.Series:
-    """The UTC day each point describes: a point closes the step ending at its timestamp, so
-    midnight belongs to the day before."""
-    return (timestamps - pd.Timedelta(1, "ns")).dt.floor("D")
-
-
-def daily(
-    points: pd.DataFrame, how: str, by: Iterable[str] = ("service",), total: str | None = None
-) -> pd.DataFrame:
-    """One value per day and group (columns `by` + day + value).
-
-    With `total` ("sum"), the points are first added up per timestamp across the group (e.g. a
-    service's instances), then aggregated per day with `how` ("mean", "max", "last", ...).
-    """
-    keys = list(by)
-    if points.empty:
-        return pd.DataFrame(columns=[*keys, "day", "value"])
-    part = points[[*keys, "timestamp", "value"]]
-    if total is not None:
-        part = (
-            part.groupby([*keys, "timestamp"], observed=True, sort=False)["value"]
-            .agg(total)
-            .reset_index()
-        )
-    part = part.assign(day=day_of(part["timestamp"]))
-    result = part.groupby([*keys, "day"], observed=True, sort=True)["value"].agg(how).reset_index()
-    for key in keys:
-        result[key] = result[key].astype(str)
-    return result
+def mark_quarter(fig: go.Figure, quarter: Quarter) -> None:
+    """Shade the quarter under review."""
+    fig.add_vrect(
+        x0=quarter.start,
+        x1=quarter.end,
+        fillcolor="#1f77b4",
+        opacity=0.06,
+        line_width=0,
+    )
 
 
 def day_strings(days: pd.Series | pd.Index) -> list[str]:

@@ -1,13 +1,16 @@
-"""What a report is about: the notebook's parameters, checked, and the page's opening lines."""
+"""What a report is about: the notebook's parameters, checked; the customer's entry; the
+quarter's analysis as the notebook loads it."""
 
 from __future__ import annotations
 
-import html
+import os
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
-from healthcheck.errors import ParameterError
+from healthcheck.analysis import QuarterAnalysis, analyse_quarter
+from healthcheck.config import Customer, load_customers, resolve_customers_path
+from healthcheck.errors import ParameterError, UnknownCustomerError
 from healthcheck.quarters import Quarter
 from healthcheck.report.paths import REPOSITORY
 from healthcheck.store import Store
@@ -44,35 +47,52 @@ def load_context(customer: str, quarter: str, store: str, generated_on: str = ""
     return ReportContext(store=opened, customer=customer, quarter=parsed, generated_on=day)
 
 
-def overview_html(context: ReportContext) -> str:
-    """A short paragraph naming the period and, from the inventory, what the instance is."""
-    quarter = context.quarter
-    last_day = quarter.end.date() - timedelta(days=1)
-    period = f"{_long_date(quarter.start.date())} to {_long_date(last_day)}"
-    inventory = context.store.latest_inventory(context.customer, at=quarter.end)
-    if inventory is None:
-        facts = "No inventory snapshot was taken by the end of the quarter."
-    else:
-        counts = [
-            f"{value:,} {noun}"
-            for value, noun in (
-                (inventory.users, "users"),
-                (inventory.active_users_30d, "active users in the last 30 days"),
-                (inventory.repositories, "repositories"),
-            )
-            if value is not None
-        ]
-        facts = (
-            f"The instance runs Sourcegraph {inventory.product_version}, "
-            f"deployed with {inventory.deployment}"
-            + (f", and has {', '.join(counts)}" if counts else "")
-            + f" (snapshot of {_long_date(inventory.taken_at.date())})."
-        )
-    return (
-        f"<p>This review covers <strong>{html.escape(context.customer)}</strong> "
-        f"from {period} (UTC). {html.escape(facts)}</p>"
-    )
+def load_customer_config(
+    customer: str, path: str | os.PathLike[str] | None = None
+) -> Customer | None:
+    """The customer's entry in customers.yaml, or None when it has none (e.g. a store filled by
+    `import` only).
+
+    The file is `path`, else $HEALTHCHECK_CUSTOMERS, else ``customers.yaml``; a relative path
+    that does not exist from the working directory is looked up from the repository root, as a
+    kernel started by JupyterLab runs in ``notebooks/``. A malformed file is still an error.
+    """
+    try:
+        return load_customers(customers_file(path)).get(customer)
+    except UnknownCustomerError:
+        return None
 
 
-def _long_date(day: date) -> str:
-    return f"{day.day} {day:%B %Y}"
+def customers_file(path: str | os.PathLike[str] | None = None) -> Path:
+    """The customer list `load_customer_config` reads (relative notes are read beside it)."""
+    chosen = resolve_customers_path(path)
+    if not chosen.is_absolute() and not chosen.exists():
+        chosen = REPOSITORY / chosen
+    return chosen
+
+
+def load_analysis(
+    context: ReportContext, customers: str | os.PathLike[str] | None = None
+) -> QuarterAnalysis:
+    """The quarter's analysis from the store's artefact when its inputs have not changed (what
+    `render_report` makes sure of before the kernel starts); otherwise computed here, in
+    memory: a report kernel reads the store, never writes it."""
+    entry = load_customer_config(context.customer, customers)
+    return analyse_quarter(
+        context.store,
+        context.customer,
+        context.quarter,
+        entry,
+        as_of=context.generated_on,
+        write=False,
+    ).analysis
+
+
+def notes_path(
+    analysis: QuarterAnalysis, customers: str | os.PathLike[str] | None = None
+) -> Path | None:
+    """The engineer's notes file the customer's entry names (relative to customers.yaml)."""
+    if analysis.entry is None or analysis.entry.notes is None:
+        return None
+    notes = Path(analysis.entry.notes)
+    return notes if notes.is_absolute() else customers_file(customers).parent / notes

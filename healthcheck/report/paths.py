@@ -17,7 +17,7 @@ NOTEBOOK = REPOSITORY / "notebooks" / "quarterly_health_check.ipynb"
 TEMPLATES = REPOSITORY / "templates"
 TEMPLATE_NAME = "healthcheck"
 # The mimetype of the one output in which the notebook hands render_report its summary and the
-# recommendation files to write beside the HTML (healthcheck.report.summary displays it). Here, not
+# recommendation files to write beside the HTML (healthcheck.report.outputs displays it). Here, not
 # there, so render_report need not import the analysis to know it.
 OUTPUTS_MIMETYPE = "application/vnd.healthcheck.outputs+json"
 

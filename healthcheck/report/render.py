@@ -47,6 +47,8 @@ from healthcheck.store import Store
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
+    from healthcheck.analysis import AnalysisRun
+
 HTML_NAME = "report.html"
 NOTEBOOK_NAME = "report.ipynb"
 SUMMARY_NAME = "summary.json"
@@ -83,6 +85,8 @@ class RenderResult:
     seconds: float
     summary_path: Path | None = None
     files: tuple[Path, ...] = field(default=())
+    analysis: str = ""  # how the analysis was obtained: reused, computed
+    analysis_seconds: float = 0.0
 
 
 def render_report(
@@ -126,10 +130,22 @@ def render_report(
             "generated_on": (generated_on or date.today()).isoformat(),
         }
     )
+    analysis = prepare_analysis(
+        store,
+        customer,
+        quarter,
+        date.fromisoformat(parameters["generated_on"]),
+        reports_dir,
+        customers_file,
+    )
     env = kernel_environment(reports_dir)
-    if customers_file is not None:
-        # The kernel runs in notebooks/: a relative path would name another file there.
-        env[CUSTOMERS_ENV] = str(customers_file.resolve())
+    from healthcheck.report.context import customers_file as resolved_customers_file
+
+    chosen = resolved_customers_file(customers_file)
+    if chosen.exists():
+        # The kernel runs in notebooks/: a relative path would name another file there. The
+        # kernel reads the same entry as the analysis, so the artefact's key matches.
+        env[CUSTOMERS_ENV] = str(chosen.resolve())
     notebook = _execute(parameters, env, started + timeout_seconds, timeout_seconds)
     outputs = _outputs(notebook)
     header = {
@@ -160,7 +176,48 @@ def render_report(
         time.monotonic() - started,
         summary_path=folder / SUMMARY_NAME if outputs.summary is not None else None,
         files=tuple(folder / name for name in outputs.files),
+        analysis=analysis.outcome,
+        analysis_seconds=analysis.seconds,
     )
+
+
+def prepare_analysis(
+    store: Store,
+    customer: str,
+    quarter: Quarter,
+    as_of: date,
+    reports_dir: Path,
+    customers_file: Path | None = None,
+) -> AnalysisRun:
+    """Make sure the store holds the analysis the kernel will load (and, when last quarter's
+    report left no summary, last quarter's), so the kernel only reads: computed and written
+    here when its inputs changed, reused otherwise.
+
+    Writing needs the customer's lock: when this process holds it (the fleet task, a CLI
+    command that took it), it is used; otherwise `render_report` is the orchestrator and takes
+    it for the write.
+    """
+    from healthcheck.analysis import analyse_quarter
+    from healthcheck.report.context import load_customer_config
+    from healthcheck.report.sections.changes import SUMMARY_FILE, _read_summary
+
+    entry = load_customer_config(customer, customers_file)
+    previous = quarter.previous()
+    summary = report_folder(reports_dir, customer, previous) / SUMMARY_FILE
+    needs_previous = _read_summary(
+        summary, customer, previous
+    ) is None and previous in store.quarters(customer)
+
+    def analyse() -> AnalysisRun:
+        run = analyse_quarter(store, customer, quarter, entry, as_of=as_of, write=True)
+        if needs_previous:
+            analyse_quarter(store, customer, previous, entry, as_of=previous.end.date(), write=True)
+        return run
+
+    if store.holds_lock(customer):
+        return analyse()
+    with store.lock(customer):
+        return analyse()
 
 
 # ---------------------------------------------------------------------- parameters

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from healthcheck.analysis import QuarterAnalysis
 from healthcheck.quarters import Quarter
-from healthcheck.report.analysis import QuarterAnalysis, analyse
-from healthcheck.report.context import load_context
+from healthcheck.report.context import load_analysis, load_context
 from healthcheck.store import Inventory, Store
 
 Q2 = Quarter(2026, 2)
@@ -142,7 +142,7 @@ def content_customers(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def analysis(content_store: Path, content_customers: Path) -> QuarterAnalysis:
     """2026Q3 of `acme`, analysed once for the session."""
     context = load_context(CUSTOMER, str(Q3), str(content_store), GENERATED_ON.isoformat())
-    return analyse(context, customers=content_customers)
+    return load_analysis(context, customers=content_customers)
 
 
 # The report's sections, as the issue lists them, in order.

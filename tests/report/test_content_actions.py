@@ -6,7 +6,7 @@ from datetime import date
 
 from healthcheck.checks.base import Finding
 from healthcheck.quarters import Quarter
-from healthcheck.report.actions import (
+from healthcheck.report.sections.actions import (
     CHAMPION,
     ENGINEER,
     INFRASTRUCTURE,

@@ -8,7 +8,7 @@ import pytest
 
 from healthcheck.config import CUSTOMERS_ENV
 from healthcheck.errors import ConfigError
-from healthcheck.report.analysis import customers_file, load_customer_config
+from healthcheck.report.context import customers_file, load_customer_config
 from healthcheck.report.notes import notes_html
 from healthcheck.report.paths import REPOSITORY
 

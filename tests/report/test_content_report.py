@@ -19,9 +19,9 @@ from content_testdata import (  # noqa: F401  (fixtures)
     content_store,
 )
 
+from healthcheck.analysis.compute import RECOMMENDATION_FILES
 from healthcheck.config import CUSTOMERS_ENV
 from healthcheck.report import render_report
-from healthcheck.report.rightsizing import RECOMMENDATION_FILES
 from healthcheck.store import Store
 
 

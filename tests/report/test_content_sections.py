@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import nbformat
 import pandas as pd
@@ -20,42 +21,67 @@ from content_testdata import (  # noqa: F401  (fixtures)
     content_store,
 )
 
-from healthcheck.report import rightsizing, sections
-from healthcheck.report.analysis import QuarterAnalysis, hourly_frame
+from healthcheck.analysis import QuarterAnalysis
+from healthcheck.analysis.compute import RECOMMENDATION_FILES
+from healthcheck.analysis.frames import hourly_frame
 from healthcheck.report.charts import MAX_POINTS, check_figure, count_points, thin
+from healthcheck.report.context import notes_path
 from healthcheck.report.notes import notes_html, render_markdown
 from healthcheck.report.paths import NOTEBOOK
+from healthcheck.report.sections import (
+    actions,
+    adoption,
+    alerts,
+    capacity,
+    data_quality,
+    disaster_recovery,
+    disk,
+    executive_summary,
+    findings,
+    forecasts,
+    method,
+    overview,
+    resources,
+    upgrades,
+    what_if,
+)
 
 HTML_BUILDERS: list[Callable[[QuarterAnalysis], str]] = [
-    sections.executive_summary_html,
-    sections.top_actions_html,
-    sections.adoption_html,
-    sections.all_findings_html,
-    sections.alerts_html,
-    sections.disk_html,
-    sections.upgrades_html,
-    sections.disaster_recovery_html,
-    sections.data_quality_html,
-    rightsizing.capacity_html,
-    rightsizing.files_html,
-    rightsizing.forecast_html,
-    rightsizing.what_if_html,
-    rightsizing.backtest_html,
+    overview.overview_html,
+    executive_summary.executive_summary_html,
+    actions.top_actions_html,
+    adoption.adoption_html,
+    findings.all_findings_html,
+    alerts.alerts_html,
+    resources.resources_html,
+    disk.disk_html,
+    upgrades.upgrades_html,
+    disaster_recovery.disaster_recovery_html,
+    data_quality.data_quality_html,
+    capacity.capacity_html,
+    capacity.files_html,
+    forecasts.forecast_html,
+    what_if.what_if_html,
+    method.parameters_html,
+    method.backtest_html,
 ]
 FIGURES: list[Callable[[QuarterAnalysis], go.Figure]] = [
-    sections.score_figure,
-    sections.adoption_figure,
-    sections.findings_figure,
-    sections.alerts_figure,
-    sections.disk_figure,
-    sections.upgrades_figure,
-    sections.data_quality_figure,
-    rightsizing.capacity_figure,
-    lambda a: rightsizing.capacity_figure(a, "memory"),
-    rightsizing.forecast_figure,
-    lambda a: rightsizing.forecast_figure(a, "memory_bytes"),
-    rightsizing.what_if_figure,
-    rightsizing.backtest_figure,
+    executive_summary.score_figure,
+    adoption.adoption_figure,
+    findings.findings_figure,
+    alerts.alerts_figure,
+    resources.cpu_figure,
+    resources.memory_figure,
+    resources.headroom_figure,
+    disk.disk_figure,
+    upgrades.upgrades_figure,
+    data_quality.data_quality_figure,
+    capacity.capacity_figure,
+    lambda a: capacity.capacity_figure(a, "memory"),
+    forecasts.forecast_figure,
+    lambda a: forecasts.forecast_figure(a, "memory_bytes"),
+    what_if.what_if_figure,
+    method.backtest_figure,
 ]
 
 
@@ -113,8 +139,11 @@ def test_thin_keeps_at_most_the_limit_and_the_last_point() -> None:
 
 def test_notes_open_the_summary_rendered_without_html_links_or_images(
     analysis: QuarterAnalysis,  # noqa: F811
+    content_customers: Path,  # noqa: F811
 ) -> None:
-    page = sections.executive_summary_html(analysis)
+    page = executive_summary.executive_summary_html(
+        analysis, notes_path(analysis, content_customers)
+    )
     assert page.startswith('<div class="hc-notes"><h1>Notes</h1>')
     assert "<strong>gitserver</strong>" in page
     assert "&lt;script&gt;" in page
@@ -165,10 +194,10 @@ def test_the_report_notebook_is_thin_and_publishes_last() -> None:
 
 
 def test_recommendation_files_and_links(analysis: QuarterAnalysis) -> None:  # noqa: F811
-    files = rightsizing.recommendation_files(analysis)
-    assert set(files) == set(rightsizing.RECOMMENDATION_FILES)
+    files = analysis.recommendation_files
+    assert set(files) == set(RECOMMENDATION_FILES)
     assert "frontend" in files["recommendations/values.yaml"]
     assert json.loads(files["recommendations/recommendations.json"])
-    links = rightsizing.files_html(analysis)
+    links = capacity.files_html(analysis)
     for path in files:
         assert f'href="{path}"' in links

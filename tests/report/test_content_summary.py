@@ -15,21 +15,20 @@ from content_testdata import (  # noqa: F401  (fixtures)
     content_store,
 )
 
+from healthcheck.analysis import QuarterAnalysis, analyse_quarter
 from healthcheck.quarters import Quarter
-from healthcheck.report import summary as summary_module
-from healthcheck.report.analysis import QuarterAnalysis
-from healthcheck.report.paths import REPORTS_ENV, REPOSITORY
-from healthcheck.report.summary import (
-    OUTPUTS_MIMETYPE,
+from healthcheck.report import outputs as outputs_module
+from healthcheck.report.context import load_customer_config
+from healthcheck.report.outputs import publish_outputs, reports_dir
+from healthcheck.report.paths import OUTPUTS_MIMETYPE, REPORTS_ENV, REPOSITORY
+from healthcheck.report.sections.changes import (
     build_summary,
     changes_figure,
     changes_html,
     deltas,
     previous_summary,
-    publish_outputs,
-    reports_dir,
-    summary_for_quarter,
 )
+from healthcheck.store import Store
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +37,15 @@ def current(analysis: QuarterAnalysis) -> dict[str, Any]:  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def computed(analysis: QuarterAnalysis) -> dict[str, Any]:  # noqa: F811
-    previous = summary_for_quarter(analysis, Quarter(2026, 2))
-    assert previous is not None
-    return previous
+def computed(content_store: Path, content_customers: Path) -> dict[str, Any]:  # noqa: F811
+    """Last quarter's summary as its analysis gives it (its report taken as generated the day
+    after the quarter)."""
+    q2 = Quarter(2026, 2)
+    entry = load_customer_config(CUSTOMER, content_customers)
+    run = analyse_quarter(
+        Store(content_store), CUSTOMER, q2, entry, as_of=q2.end.date(), write=False
+    )
+    return build_summary(run.analysis)
 
 
 def test_the_summary_is_json_with_scores_findings_usage_and_a_forecast(
@@ -69,34 +73,40 @@ def test_the_summary_is_json_with_scores_findings_usage_and_a_forecast(
 def test_last_quarter_is_computed_from_the_store_when_its_report_is_missing(
     analysis: QuarterAnalysis,  # noqa: F811
     computed: dict[str, Any],
+    content_store: Path,  # noqa: F811
+    content_customers: Path,  # noqa: F811
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv(REPORTS_ENV, str(tmp_path))
     assert computed["quarter"] == "2026Q2" and computed["forecast"]["quarter"] == "2026Q3"
     assert computed["generated_on"] == "2026-07-01"
-    previous, source = previous_summary(analysis)
+    store = Store(content_store)
+    previous, source = previous_summary(analysis, store, customers=content_customers)
     assert source == "computed" and previous == computed
-    assert summary_for_quarter(analysis, Quarter(2026, 1)) is None
+    assert Quarter(2026, 1) not in store.quarters(CUSTOMER)
 
 
 def test_last_quarter_is_read_from_its_report_folder(
     analysis: QuarterAnalysis,  # noqa: F811
     computed: dict[str, Any],
+    content_store: Path,  # noqa: F811
+    content_customers: Path,  # noqa: F811
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    store = Store(content_store)
     folder = tmp_path / CUSTOMER / "2026Q2"
     folder.mkdir(parents=True)
     saved = {**computed, "scores": {**computed["scores"], "overall": 12}}
     (folder / "summary.json").write_text(json.dumps(saved))
     monkeypatch.setenv(REPORTS_ENV, str(tmp_path))
-    assert previous_summary(analysis) == (saved, "report")
+    assert previous_summary(analysis, store) == (saved, "report")
     # a summary of another customer (or quarter) is not taken for this one's
     (folder / "summary.json").write_text(json.dumps({**saved, "customer": "other"}))
-    assert previous_summary(analysis)[1] == "computed"
+    assert previous_summary(analysis, store, customers=content_customers)[1] == "computed"
     (folder / "summary.json").write_text("{not json")
-    assert previous_summary(analysis)[1] == "computed"
+    assert previous_summary(analysis, store, customers=content_customers)[1] == "computed"
 
 
 def test_deltas_score_findings_usage_and_forecast_against_what_happened(
@@ -151,7 +161,7 @@ def test_publish_outputs_displays_one_output_of_the_mimetype(
     current: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shown: list[tuple[dict[str, Any], dict[str, Any]]] = []
-    monkeypatch.setattr(summary_module, "_display", lambda data, **kw: shown.append((data, kw)))
+    monkeypatch.setattr(outputs_module, "_display", lambda data, **kw: shown.append((data, kw)))
     files = {"recommendations/values.yaml": "frontend: {}\n"}
     publish_outputs(current, files)
     [(data, options)] = shown

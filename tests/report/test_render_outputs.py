@@ -169,9 +169,9 @@ def test_a_file_outside_the_report_folder_is_refused(name: str) -> None:
 
 
 def test_render_and_the_notebook_agree_on_the_outputs_mimetype() -> None:
-    from healthcheck.report import summary
+    from healthcheck.report import outputs, paths
 
-    assert summary.OUTPUTS_MIMETYPE == OUTPUTS_MIMETYPE
+    assert outputs.OUTPUTS_MIMETYPE == paths.OUTPUTS_MIMETYPE == OUTPUTS_MIMETYPE
 
 
 def test_outputs_are_optional_but_one_and_well_formed() -> None:

@@ -1,4 +1,4 @@
-"""The actions a report asks for: who owns each, by when, and the few that matter most.
+"""The five most important actions: who owns each, by when, and the few that matter most.
 
 **Owner, by the kind of finding**:
 
@@ -22,6 +22,7 @@ import html
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from healthcheck.analysis import QuarterAnalysis
 from healthcheck.checks.base import SEVERITY_RANK, Finding
 from healthcheck.checks.run import AREA_WEIGHTS
 from healthcheck.quarters import Quarter
@@ -121,4 +122,13 @@ def actions_html(items: list[Action], champion: str | None = None) -> str:
         '<table class="hc-table hc-actions"><thead><tr><th>#</th><th>Severity</th>'
         "<th>What to do, and why</th><th>Owner</th><th>Due</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>"
+    )
+
+
+def top_actions_html(analysis: QuarterAnalysis) -> str:
+    """The five most important actions, with owner and due date."""
+    champion = analysis.entry.champion if analysis.entry is not None else None
+    return actions_html(
+        top_actions(analysis.checks.findings, analysis.as_of, analysis.quarter),
+        champion=champion,
     )

@@ -1,0 +1,121 @@
+"""Capacity and right-sizing: today against recommended per service with the measured risk,
+the monthly cost, and links to the ready-to-apply override files."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from healthcheck.analysis import QuarterAnalysis
+from healthcheck.report.charts import PALETTE, check_figure, label, layout, note_no_data
+from healthcheck.report.text import cores, count, gib, share
+from healthcheck.units import GIB
+
+FILE_TITLES = {
+    "recommendations/values.yaml": "Helm values override",
+    "recommendations/kustomize-patch.yaml": "Kustomize patch",
+    "recommendations/docker-compose.override.yaml": "docker-compose override",
+    "recommendations/recommendations.json": "every recommendation, with its evidence (JSON)",
+}
+DEPLOYMENT_FILE = {
+    "helm": "recommendations/values.yaml",
+    "kustomize": "recommendations/kustomize-patch.yaml",
+    "docker-compose": "recommendations/docker-compose.override.yaml",
+}
+
+
+def capacity_html(analysis: QuarterAnalysis) -> str:
+    """The table: today and recommended CPU, memory and replicas per service, with the risk."""
+    frame = analysis.capacity
+    if frame.empty or "cpu_request_cores_recommended" not in frame:
+        return "<p>Too little history for a recommendation (at least three days are needed).</p>"
+    rows = []
+    for service, r in frame.iterrows():
+        rows.append(
+            "<tr>"
+            f"<td>{label(service)}</td>"
+            f"<td>{cores(r.get('cpu_request_cores_today'))} → "
+            f"<strong>{cores(r.get('cpu_request_cores_recommended'))}</strong></td>"
+            f"<td>{cores(r.get('cpu_limit_cores_today'))} → "
+            f"<strong>{cores(r.get('cpu_limit_cores_recommended'))}</strong></td>"
+            f"<td>{gib(r.get('memory_limit_bytes_today'))} → "
+            f"<strong>{gib(r.get('memory_limit_bytes_recommended'))}</strong></td>"
+            f"<td>{count(r.get('replicas_today'))} → "
+            f"<strong>{count(r.get('replicas_recommended'))}</strong></td>"
+            f"<td>{share(r.get('cpu_exceedance'))}</td>"
+            f"<td>{share(r.get('memory_would_oom'))}</td>"
+            "</tr>"
+        )
+    cost_now = float(np.nansum(frame.get("current_monthly_cost", pd.Series(dtype=float))))
+    cost_then = float(np.nansum(frame.get("monthly_cost", pd.Series(dtype=float))))
+    cost = (
+        f"<p>At list cloud prices, the services' reservations cost about "
+        f"<strong>{cost_now:,.0f} USD a month</strong> today and would cost "
+        f"<strong>{cost_then:,.0f} USD</strong> as recommended.</p>"
+        if cost_now or cost_then
+        else ""
+    )
+    return (
+        '<table class="hc-table hc-capacity"><thead><tr><th>Service</th>'
+        "<th>CPU request (cores)</th><th>CPU limit (cores)</th><th>Memory limit (GiB)</th>"
+        "<th>Replicas</th><th>Time CPU above the request (expected)</th>"
+        "<th>Chance of running out of memory</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>" + cost
+    )
+
+
+def capacity_figure(analysis: QuarterAnalysis, resource: str = "cpu") -> go.Figure:
+    """Per service, today's request and the recommended one (CPU in cores or memory in GiB)."""
+    frame = analysis.capacity
+    if resource == "cpu":
+        today, recommended = "cpu_request_cores_today", "cpu_request_cores_recommended"
+        scale, unit, title = 1.0, "cores", "CPU request per instance: today and recommended"
+    else:
+        today, recommended = "memory_limit_bytes_today", "memory_limit_bytes_recommended"
+        scale, unit, title = GIB, "GiB", "Memory limit per instance: today and recommended"
+    fig = go.Figure()
+    if frame.empty or recommended not in frame:
+        return check_figure(note_no_data(fig, "No recommendation this quarter."))
+    names = [label(s) for s in frame.index]
+    for column, name, symbol, colour in (
+        (today, "today", "circle-open", "#555555"),
+        (recommended, "recommended", "diamond", PALETTE[0]),
+    ):
+        if column not in frame or frame[column].isna().all():
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=frame[column] / scale,
+                y=names,
+                mode="markers",
+                name=name,
+                marker={"symbol": symbol, "size": 11, "color": colour, "line": {"width": 2}},
+                hovertemplate=f"%{{y}}: %{{x:.2f}} {unit} ({name})<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title=title,
+        xaxis={"title": unit, "rangemode": "tozero"},
+        yaxis={"autorange": "reversed", "type": "category"},
+        **layout(height=140 + 26 * len(names)),
+    )
+    return check_figure(fig)
+
+
+def files_html(analysis: QuarterAnalysis) -> str:
+    """Links to the override files beside the report (relative, so the folder can move)."""
+    main = DEPLOYMENT_FILE.get(str(analysis.deployment))
+    items = "".join(
+        f'<li><a href="{html.escape(path, quote=True)}">{html.escape(path)}</a>: '
+        f"{html.escape(FILE_TITLES.get(path, path))}"
+        + (" — <strong>the one for this deployment</strong>" if path == main else "")
+        + "</li>"
+        for path in analysis.recommendation_files
+    )
+    return (
+        "<p>The recommendation, ready to apply, is in the report's folder:</p>"
+        f'<ul class="hc-files">{items}</ul>'
+    )

@@ -1,0 +1,95 @@
+"""Method appendix: our recommender's parameters as applied, and the backtest beside
+well-known alternatives on the customer's own history."""
+
+from __future__ import annotations
+
+import html
+
+import plotly.graph_objects as go
+
+from healthcheck.analysis import QuarterAnalysis
+from healthcheck.report.charts import PALETTE, check_figure, layout, note_no_data
+from healthcheck.report.text import share
+
+
+def parameters_html(analysis: QuarterAnalysis) -> str:
+    """Our recommender's parameters, as used for this report, and what each means (the horizon
+    is the report's: through the end of the next quarter)."""
+    rows = "".join(
+        f"<tr><td><code>{html.escape(p['name'])}</code></td>"
+        f"<td>{html.escape(p['value'])}</td>"
+        f"<td>{html.escape(p['meaning'])}</td></tr>"
+        for p in analysis.parameters
+    )
+    return (
+        '<table class="hc-table"><thead><tr><th>Parameter</th><th>Value</th><th>Meaning</th>'
+        f"</tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def backtest_html(analysis: QuarterAnalysis) -> str:
+    result = analysis.backtest
+    if result is None:
+        return "<p>The history is too short for a backtest (about 40 days are needed).</p>"
+    rows = "".join(
+        "<tr>"
+        f"<td>{html.escape(str(r['recommender']))}</td>"
+        f"<td>{share(r['cpu_exceedance'])}</td><td>{share(r['cpu_slack'])}</td>"
+        f"<td>{share(r['memory_would_oom'])}</td><td>{share(r['memory_slack'])}</td>"
+        f"<td>{share(r['coverage'])}</td>"
+        "</tr>"
+        for r in result.rows.to_dict("records")
+    )
+    return (
+        f"<p>Each recommender learnt from {result.train_days:.0f} days of this instance's "
+        f"history and was scored on the {result.test_days:.0f} days that followed, over "
+        f"{result.eligible} containers. <em>CPU above request</em> is the share of the time a "
+        "container used more CPU than the request; <em>slack</em> is the share of what was "
+        "reserved that went unused; <em>would run out of memory</em> is the share of "
+        "containers whose peak passed the memory limit. The oracle knows the test days: no "
+        "recommendation made in advance can beat it.</p>"
+        '<table class="hc-table"><thead><tr><th>Recommender</th><th>CPU above request</th>'
+        "<th>CPU slack</th><th>Would run out of memory</th><th>Memory slack</th>"
+        f"<th>Coverage</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def backtest_figure(analysis: QuarterAnalysis) -> go.Figure:
+    """Each recommender's CPU exceedance against its slack: lower left is better."""
+    result = analysis.backtest
+    fig = go.Figure()
+    if result is None:
+        return check_figure(note_no_data(fig, "The history is too short for a backtest."))
+    if result.oracle_curve:
+        fig.add_trace(
+            go.Scatter(
+                x=[p["cpu_exceedance"] * 100 for p in result.oracle_curve],
+                y=[p["cpu_slack"] * 100 for p in result.oracle_curve],
+                mode="lines",
+                name="oracle (the best possible)",
+                line={"color": "#999999", "dash": "dot"},
+                hovertemplate="oracle: %{x:.1f} % above, %{y:.0f} % slack<extra></extra>",
+            )
+        )
+    rows = [
+        r for r in result.rows.to_dict("records") if not str(r["recommender"]).startswith("oracle")
+    ]
+    fig.add_trace(
+        go.Scatter(
+            x=[r["cpu_exceedance"] * 100 for r in rows],
+            y=[r["cpu_slack"] * 100 for r in rows],
+            mode="markers+text",
+            text=[html.escape(str(r["recommender"])) for r in rows],
+            textposition="top center",
+            marker={"size": 12, "color": [PALETTE[i % len(PALETTE)] for i in range(len(rows))]},
+            name="recommenders",
+            hovertemplate="%{text}: %{x:.1f} % above, %{y:.0f} % slack<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title="Backtest: time above the CPU request against reserved CPU left unused",
+        xaxis={"title": "% of the time above the request", "rangemode": "tozero"},
+        yaxis={"title": "% of reserved CPU unused", "rangemode": "tozero"},
+        **layout(height=420),
+    )
+    return check_figure(fig)

@@ -1,0 +1,168 @@
+"""Resources used against requested: per service, CPU and memory over the quarter (p95, peak)
+against request and limit, and the daily memory peak as a share of the limit."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from healthcheck.analysis import QuarterAnalysis
+from healthcheck.report.charts import TEMPLATE, check_figure, day_strings
+from healthcheck.report.text import MISSING
+from healthcheck.units import GIB
+
+_COLOURS = {"used": "#1f77b4", "request": "#555555", "limit": "#d62728"}
+
+
+def summary_table(summary: pd.DataFrame) -> str:
+    """The analysis' per-service resources as an HTML table in human units (cores, GiB); every
+    value is escaped."""
+    cores = {
+        "CPU used, p95 (cores)": "cpu_p95_cores",
+        "CPU used, max (cores)": "cpu_max_cores",
+        "CPU request (cores)": "cpu_request_cores",
+        "CPU limit (cores)": "cpu_limit_cores",
+    }
+    gibibytes = {
+        "Memory used, p95 (GiB)": "memory_p95_bytes",
+        "Memory used, max (GiB)": "memory_max_bytes",
+        "Memory request (GiB)": "memory_request_bytes",
+        "Memory limit (GiB)": "memory_limit_bytes",
+    }
+    shown = pd.DataFrame(
+        {"Service": summary.index.astype(str), "Instances": summary["instances"].astype(str)},
+    )
+    for heading, column in cores.items():
+        shown[heading] = [_number(v) for v in summary[column]]
+    for heading, column in gibibytes.items():
+        shown[heading] = [_number(v / GIB) for v in summary[column]]
+    return shown.to_html(escape=True, index=False, border=0, classes="hc-table")
+
+
+def resources_html(analysis: QuarterAnalysis) -> str:
+    return summary_table(analysis.resources)
+
+
+def cpu_figure(analysis: QuarterAnalysis) -> go.Figure:
+    """CPU used (p95, max) per service, with its request and limit as markers."""
+    return cpu_summary_figure(analysis.resources)
+
+
+def memory_figure(analysis: QuarterAnalysis) -> go.Figure:
+    """Memory used (p95, max) per service in GiB, with its request and limit as markers."""
+    return memory_summary_figure(analysis.resources)
+
+
+def cpu_summary_figure(summary: pd.DataFrame) -> go.Figure:
+    """`cpu_figure` of a per-service resources frame."""
+    columns = ("cpu_p95_cores", "cpu_max_cores", "cpu_request_cores", "cpu_limit_cores")
+    return usage_figure(summary, columns, "cores", 1.0, "CPU per service (cores)")
+
+
+def memory_summary_figure(summary: pd.DataFrame) -> go.Figure:
+    """`memory_figure` of a per-service resources frame."""
+    columns = ("memory_p95_bytes", "memory_max_bytes", "memory_request_bytes", "memory_limit_bytes")
+    return usage_figure(summary, columns, "GiB", GIB, "Memory per service (GiB)")
+
+
+def headroom_figure(analysis: QuarterAnalysis) -> go.Figure:
+    """Daily peak memory as a share of the limit, one line per service, worst first."""
+    return memory_share_figure(analysis.memory_share)
+
+
+def memory_share_figure(shares: pd.DataFrame) -> go.Figure:
+    """`headroom_figure` of a (service, day, share) frame."""
+    fig = go.Figure()
+    worst_first = shares.groupby("service")["share"].max().sort_values(ascending=False)
+    for service in worst_first.index:
+        days = shares[shares["service"] == service]
+        fig.add_trace(
+            go.Scatter(
+                x=day_strings(days["day"]),
+                y=days["share"] * 100,
+                mode="lines",
+                name=_label(service),
+                hovertemplate="%{fullData.name}<br>%{x|%d %b}: %{y:.0f} % of limit<extra></extra>",
+            )
+        )
+    top = max(110.0, float(worst_first.max()) * 100 * 1.05) if len(worst_first) else 110.0
+    fig.add_hline(y=100, line_dash="dash", line_color=_COLOURS["limit"], annotation_text="limit")
+    fig.update_layout(
+        title="Daily peak memory, % of the limit",
+        yaxis={"title": "% of memory limit", "range": [0, top], "ticksuffix": " %"},
+        xaxis={"title": None},
+        **_layout(height=420),
+    )
+    if shares.empty:
+        _note_no_data(fig, "No memory limits or usage were recorded this quarter.")
+    return check_figure(fig)
+
+
+def usage_figure(
+    summary: pd.DataFrame, columns: tuple[str, str, str, str], unit: str, scale: float, title: str
+) -> go.Figure:
+    """A dot plot: one row per service, used p95 and max as dots, request and limit as ticks.
+
+    A series with no value at all (requests under docker-compose) gets no trace, so the legend
+    does not promise markers that never appear.
+    """
+    labels = [_label(s) for s in summary.index]
+    styles = {  # trace name: (marker symbol, colour)
+        "Used, p95": ("circle", _COLOURS["used"]),
+        "Used, max": ("circle-open", _COLOURS["used"]),
+        "Request": ("line-ns-open", _COLOURS["request"]),
+        "Limit": ("line-ns-open", _COLOURS["limit"]),
+    }
+    fig = go.Figure()
+    for (name, (symbol, colour)), column in zip(styles.items(), columns, strict=True):
+        if summary[column].isna().all():
+            continue
+        tick = symbol.startswith("line")
+        fig.add_trace(
+            go.Scatter(
+                x=summary[column] / scale,
+                y=labels,
+                mode="markers",
+                name=name,
+                marker={
+                    "symbol": symbol,
+                    "size": 16 if tick else 11,
+                    "color": colour,
+                    "line": {"width": 3 if tick else 2, "color": colour},
+                },
+                hovertemplate=f"%{{y}}<br>{name}: %{{x:.2f}} {unit}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title=title,
+        xaxis={"title": unit, "rangemode": "tozero"},
+        yaxis={"autorange": "reversed", "type": "category"},
+        **_layout(height=140 + 28 * len(labels)),
+    )
+    if summary.empty:
+        _note_no_data(fig, "No usage was recorded this quarter.")
+    return check_figure(fig)
+
+
+def _label(service: object) -> str:
+    """A service name as plotly text: its pseudo-HTML would otherwise render tags in the name."""
+    return html.escape(str(service))
+
+
+def _layout(height: int) -> dict[str, object]:
+    return {
+        "template": TEMPLATE,
+        "height": height,
+        "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+    }
+
+
+def _note_no_data(fig: go.Figure, text: str) -> None:
+    fig.add_annotation(text=text, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+
+
+def _number(value: float) -> str:
+    return MISSING if np.isnan(value) else f"{value:,.2f}"
