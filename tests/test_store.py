@@ -179,9 +179,7 @@ def test_a_write_that_fails_half_way_leaves_the_previous_data(
     assert list((tmp_path / "acme/.staging").iterdir()) == []
 
 
-def test_a_killed_writer_process_leaves_readable_data(
-    tmp_path: Path, acme_lock: ExitStack
-) -> None:
+def test_a_killed_writer_process_leaves_readable_data(tmp_path: Path, acme_lock: ExitStack) -> None:
     """SIGKILL a process that rewrites one month file in a loop; the file stays whole."""
     store = Store(tmp_path)
     big = usage(start="2026-07-01 00:05", periods=8_000, services=("frontend",))

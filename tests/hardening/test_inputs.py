@@ -217,6 +217,6 @@ def test_csv_output_escapes_cells_a_spreadsheet_would_run() -> None:
     ]  # fmt: skip
     text, _ = to_csv(recs, load_catalog())
     row = text.splitlines()[1]
-    assert row.startswith('"\'=HYPERLINK') and ",\"'=HYPERLINK" in row
+    assert row.startswith("\"'=HYPERLINK") and ",\"'=HYPERLINK" in row
     assert ",'@pod," in row and ",'-cmd," in row
     assert ",-0.5," in row  # a number stays a number
