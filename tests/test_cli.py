@@ -145,7 +145,7 @@ def test_console_script_prints_one_line_and_exits_2(tmp_path: Path) -> None:
 @pytest.mark.parametrize("count", [1, 2, 3, 5])
 def test_demo_renders_a_customer_of_the_fleet_it_generated(count: int) -> None:
     """`demo --count 1` used to render ironbark-financial, which only a fleet of 3+ holds."""
-    from healthcheck.cli.core import report_customer
+    from healthcheck.cli.demo import report_customer
     from healthcheck.sources.demo import REPORT_CUSTOMER, demo_fleet
 
     names = [c.name for c in demo_fleet(count)]

@@ -1,8 +1,9 @@
 """The `healthcheck` command: a thin adapter over the package's API.
 
-The group, its error handling and the options every command shares live here; the commands live
-in one module per area (`core.py`: demo, report, list) and register themselves on `cli` when
-imported at the bottom of this file.
+The group, its error handling and the options every command shares live here; each command lives
+in a module named after it (`report.py`, `doctor.py`, ...; `import` in `imports.py`, `recommend`
+and `backtest` in `models.py`) and registers itself on `cli` when imported at the bottom of this
+file.
 
 Every user-fixable problem is a `HealthcheckError`; it is printed as one line naming the problem
 and the fix, with exit code 2 and no traceback.
@@ -117,11 +118,18 @@ def main() -> None:
         sys.exit(EXIT_USER_ERROR)
 
 
-# Each area's commands register on `cli` when their module is imported (one line per area).
-from healthcheck.cli import checks as _checks  # noqa: E402, F401
-from healthcheck.cli import core as _core  # noqa: E402, F401
+# Each command registers on `cli` when its module (named after it) is imported.
+from healthcheck.cli import analyse as _analyse  # noqa: E402, F401
+from healthcheck.cli import check as _check  # noqa: E402, F401
+from healthcheck.cli import demo as _demo  # noqa: E402, F401
+from healthcheck.cli import doctor as _doctor  # noqa: E402, F401
+from healthcheck.cli import export as _export  # noqa: E402, F401
 from healthcheck.cli import fleet as _fleet  # noqa: E402, F401
+from healthcheck.cli import forget as _forget  # noqa: E402, F401
 from healthcheck.cli import imports as _imports  # noqa: E402, F401
+from healthcheck.cli import list as _list  # noqa: E402, F401
 from healthcheck.cli import models as _models  # noqa: E402, F401
 from healthcheck.cli import pull as _pull  # noqa: E402, F401
+from healthcheck.cli import releases as _releases  # noqa: E402, F401
+from healthcheck.cli import report as _report  # noqa: E402, F401
 from healthcheck.cli import store as _store  # noqa: E402, F401

@@ -1,4 +1,4 @@
-"""One customer's quarter, run in a worker: pull → recommend → check → report → status.
+"""One customer's quarter, run in a worker: pull → analyse → report → status.
 
 `run_customer` is a module-level function of one small, picklable argument so that both a spawn
 process pool and a Dask worker can import and call it. The `CustomerTask` holds names, paths and
@@ -166,9 +166,8 @@ def _run_stages(
 ) -> FleetStatus:
     # Imported here: the analysis stack is the worker's business, and the CLI that builds the
     # tasks (or prints `--help`) should not pay for importing it.
-    from healthcheck.checks.run import run_checks
-    from healthcheck.fleet.summary import summarise
-    from healthcheck.models.customer import recommend_for_customer
+    from healthcheck.analysis import analyse_quarter
+    from healthcheck.fleet.status import status_of
     from healthcheck.report import render_report
 
     seconds: dict[str, float] = {}
@@ -179,16 +178,13 @@ def _run_stages(
             seconds,
             lambda: _pull(store, config, quarter, task.pull_attempts, task.timeout_seconds),
         )
-    # Right-sizing once, shared with the checks' configuration review (the report writes the
-    # override files from its own run).
-    recs = _stage(
-        "recommend", seconds, lambda: recommend_for_customer(store, config.name, until=quarter.end)
-    )
     today = date.fromisoformat(task.generated_on)
-    result = _stage(
-        "check",
+    # The analysis once (checks, right-sizing, forecasts, backtest), written into the store
+    # under the lock this task holds; the report's kernel and the status read it.
+    run = _stage(
+        "analyse",
         seconds,
-        lambda: run_checks(store, config.name, quarter, config, today=today, recommendations=recs),
+        lambda: analyse_quarter(store, config.name, quarter, config, as_of=today, write=True),
     )
     _release_memory()
     _stage(
@@ -205,7 +201,7 @@ def _run_stages(
             customers_file=Path(task.customers_file),
         ),
     )
-    return summarise(config, result, seconds, attempt)
+    return status_of(run.analysis, seconds, attempt)
 
 
 def _release_memory() -> None:

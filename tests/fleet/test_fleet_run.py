@@ -88,7 +88,7 @@ def test_healthy_customers_get_reports_and_broken_ones_a_failure_line(
     assert unreachable.startswith("failed") and "[pull]" in unreachable
     assert "cannot reach" in unreachable and "attempts" in unreachable  # retried once
     corrupt = _line(lines, "broken-data")
-    assert corrupt.startswith("failed") and "[recommend]" in corrupt
+    assert corrupt.startswith("failed") and "[analyse]" in corrupt
     assert "parquet" in corrupt.lower() and "load that month again" in corrupt
     assert not (fleet.reports / "broken-data" / QUARTER / "report.html").exists()
     assert "2 done, 0 skipped, 2 failed" in first.stdout
@@ -114,7 +114,8 @@ def test_two_runs_at_once_do_not_corrupt_the_store(make_fleet: Callable[[], Flee
     fleet = make_fleet()
     customer = DEMO[2]
     fleet.write_customers([entry(customer.name, customer.display_name, customer.deployment)])
-    files_before = {p: digest(p) for p in (fleet.store / customer.name).rglob("*.parquet")}
+    metrics = fleet.store / customer.name / "metrics"
+    files_before = {p: digest(p) for p in metrics.rglob("*.parquet")}
 
     runs = [fleet.start("--quarter", QUARTER, "--workers", "1") for _ in range(2)]
     results = [run.wait_result() for run in runs]
@@ -123,8 +124,11 @@ def test_two_runs_at_once_do_not_corrupt_the_store(make_fleet: Callable[[], Flee
     counts = sorted(re.findall(r"\d+ done, \d+ skipped, \d+ failed", r.stdout)[0] for r in results)
     # One run rendered; the other waited for the customer's lock, then found it done.
     assert counts == ["0 done, 1 skipped, 0 failed", "1 done, 0 skipped, 0 failed"]
-    files_after = {p: digest(p) for p in (fleet.store / customer.name).rglob("*.parquet")}
+    files_after = {p: digest(p) for p in metrics.rglob("*.parquet")}
     assert files_after == files_before
+    # The run that rendered wrote the quarter's analysis once, beside the metrics.
+    analysis = fleet.store / customer.name / "analysis" / QUARTER
+    assert len([p for p in analysis.iterdir() if p.is_dir()]) == 1
     assert not Store(fleet.store).read_metrics(customer.name, "cpu_usage_cores").empty
     assert Store(fleet.store).customers() == sorted(c.name for c in DEMO)  # no lock "customer"
 

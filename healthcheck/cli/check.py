@@ -1,4 +1,8 @@
-"""`healthcheck check` and `healthcheck releases`: thin adapters over `healthcheck.checks`."""
+"""`healthcheck check`: the health checks of a customer's quarter, from its analysis.
+
+With right-sizing (the default) the findings are the analysis artefact's: reused when current,
+else computed and stored under the customer's lock, so `check`, `report` and the fleet agree.
+"""
 
 from __future__ import annotations
 
@@ -13,23 +17,14 @@ from rich.console import Console
 from rich.table import Table
 
 from healthcheck.checks import CheckResult, run_checks
-from healthcheck.checks.releases import REGISTRY_URL, refresh_releases, releases_path
+from healthcheck.checks.run import latest_quarter
 from healthcheck.cli import cli, customers_option, store_option
-from healthcheck.config import Customer, load_customers, resolve_customers_path
-from healthcheck.errors import UnknownCustomerError
+from healthcheck.cli.analyse import customer_entry
 from healthcheck.quarters import Quarter
 from healthcheck.store import Store
 
 EXIT_FINDINGS = 1
 _COLOURS = {"critical": "bold red", "warning": "yellow", "info": "cyan", "ok": "green"}
-
-
-def _customer_config(customers_path: Path | None, name: str) -> Customer | None:
-    """The customer's entry, or None when it is only in the store (defaults apply)."""
-    try:
-        return load_customers(resolve_customers_path(customers_path)).get(name)
-    except UnknownCustomerError:
-        return None
 
 
 @cli.command("check")
@@ -61,7 +56,8 @@ def _customer_config(customers_path: Path | None, name: str) -> Customer | None:
     "--rightsizing/--no-rightsizing",
     default=True,
     show_default=True,
-    help="Compare the configuration with a right-sizing computed on the quarter (slower).",
+    help="Compare the configuration with the quarter's right-sizing (from the analysis, reused "
+    "when current; --no-rightsizing runs the checks alone, without the analysis).",
 )
 @store_option
 @customers_option
@@ -81,14 +77,26 @@ def check_command(
     Exit code 1 when --fail-on is given and a finding at or above it exists (for a scheduler
     between quarters), 0 otherwise whatever the findings, 2 on a usage or data error.
     """
-    result = run_checks(
-        Store.resolve(store_path),
-        customer,
-        Quarter.parse(quarter) if quarter else None,
-        _customer_config(customers_path, customer),
-        today=today.date() if today is not None else date.today(),
-        rightsizing=rightsizing,
-    )
+    store = Store.resolve(store_path)
+    entry = customer_entry(customers_path, customer)
+    day = today.date() if today is not None else date.today()
+    if rightsizing:
+        from healthcheck.analysis import analyse_quarter
+
+        store.require_customer(customer)
+        chosen = Quarter.parse(quarter) if quarter else latest_quarter(store, customer)
+        with store.lock(customer):
+            run = analyse_quarter(store, customer, chosen, entry, as_of=day, write=True)
+        result = run.analysis.checks
+    else:
+        result = run_checks(
+            store,
+            customer,
+            Quarter.parse(quarter) if quarter else None,
+            entry,
+            today=day,
+            rightsizing=False,
+        )
     if output_format == "json":
         click.echo(json.dumps(result_json(result), indent=2))
     else:
@@ -127,24 +135,3 @@ def _print_table(result: CheckResult, show_ok: bool) -> None:
     console.print(table)
     scores = ", ".join(f"{k} {v}" for k, v in result.scores.items() if k != "overall")
     console.print(f"Overall score: [bold]{result.scores['overall']}[/] / 100  ({scores})")
-
-
-@cli.group("releases")
-def releases_group() -> None:
-    """Sourcegraph's release table (data/sourcegraph/releases.csv) used by the version check."""
-
-
-@releases_group.command("refresh")
-@click.option("--url", default=REGISTRY_URL, show_default=True, help="Release registry URL.")
-@click.option(
-    "--output",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="CSV to write (default: $HEALTHCHECK_RELEASES, else data/sourcegraph/releases.csv).",
-)
-def releases_refresh(url: str, output: Path | None) -> None:
-    """Fetch the public release registry and rewrite the release table."""
-    target = output or releases_path()
-    releases = refresh_releases(url, target)
-    latest = releases[-1].version
-    click.echo(f"wrote {len(releases)} releases to {target} (latest {latest})")
