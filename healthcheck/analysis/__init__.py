@@ -26,6 +26,8 @@ from healthcheck.analysis.artefact import (
     QuarterAnalysis,
     artefact_folder,
     read_artefact,
+    stored_inputs,
+    stored_key,
     write_artefact,
 )
 from healthcheck.analysis.key import analysis_key
@@ -112,14 +114,12 @@ def analyse_quarter(
     day = as_of or date.today()
     asked = (parameters or AnalysisParameters()).as_dict()
     key, inputs = analysis_key(store, customer, quarter, entry, as_of=day, parameters=asked)
-    stored = read_artefact(store, customer, quarter)
-    if stored is not None and stored.key == key and not force:
-        return AnalysisRun(stored, "reused", time.perf_counter() - started)
-    changed = (
-        tuple(k for k, v in inputs.items() if stored.inputs.get(k) != v)
-        if stored is not None
-        else ()
-    )
+    if not force and stored_key(store, customer, quarter) == key:
+        stored = read_artefact(store, customer, quarter, key)
+        if stored is not None:
+            return AnalysisRun(stored, "reused", time.perf_counter() - started)
+    before = stored_inputs(store, customer, quarter)
+    changed = tuple(k for k, v in inputs.items() if before and before.get(k) != v)
     from healthcheck.analysis.compute import compute_analysis
 
     analysis = compute_analysis(

@@ -257,6 +257,19 @@ def stored_key(store: Store, customer: str, quarter: Quarter) -> str | None:
     return pointer[0] if pointer is not None else None
 
 
+def stored_inputs(store: Store, customer: str, quarter: Quarter) -> dict[str, str]:
+    """The input hashes of the stored artefact (its document only); {} when there is none."""
+    base = artefact_folder(store, customer, quarter)
+    pointer = _read_pointer(base)
+    if pointer is None:
+        return {}
+    try:
+        inputs = json.loads((base / pointer[1] / DOCUMENT).read_bytes())["inputs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {str(k): str(v) for k, v in inputs.items()} if isinstance(inputs, dict) else {}
+
+
 def read_artefact(
     store: Store, customer: str, quarter: Quarter, key: str | None = None
 ) -> QuarterAnalysis | None:
@@ -352,21 +365,20 @@ def _long_predictions(forecasts: list[Forecast]) -> pd.DataFrame:
 
 
 def _forecasts(histories: pd.DataFrame, predictions: pd.DataFrame) -> list[Forecast]:
+    predicted = {
+        key: part for key, part in predictions.groupby(["service", "resource"], sort=False)
+    }
     out = []
-    keys = histories[["service", "resource"]].drop_duplicates()
-    for service, resource in keys.itertuples(index=False):
-        history = histories[(histories["service"] == service) & (histories["resource"] == resource)]
-        predicted = predictions[
-            (predictions["service"] == service) & (predictions["resource"] == resource)
-        ]
+    for (service, resource), history in histories.groupby(["service", "resource"], sort=False):
+        part = predicted.get((service, resource), predictions.iloc[0:0])
         out.append(
             Forecast(
                 service=str(service),
                 resource=str(resource),
                 history=pd.Series(
-                    history["value"].to_numpy(), index=pd.DatetimeIndex(history["day"])
+                    history["value"].to_numpy(), index=pd.DatetimeIndex(history["day"], name="day")
                 ),
-                prediction=predicted.set_index(pd.DatetimeIndex(predicted["day"]))[
+                prediction=part.set_index(pd.DatetimeIndex(part["day"], name="day"))[
                     ["mean", "low", "high"]
                 ],
             )

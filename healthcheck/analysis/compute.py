@@ -95,19 +95,24 @@ def compute_analysis(
     `healthcheck.analysis.AnalysisParameters`, `key` and `inputs` what `analysis_key` gave."""
     started = time.perf_counter()
     present = store.metric_names(customer)
-    # The one read: every stored metric up to the quarter's end.
-    everything = store.read_metrics(customer, present, end=quarter.end)
-    stamps = everything["timestamp"]
-    inside = (stamps > pd.Timestamp(quarter.start)) & (stamps <= pd.Timestamp(quarter.end))
-    in_quarter = everything[inside]
+    # The one read of the store, each file opened once: the metrics the right-sizing, forecasts
+    # and backtest learn from, over the whole history up to the quarter's end; every other
+    # stored metric (alerts, search, errors, queues: what the checks read) for the quarter only.
     wanted = [*NEEDED_METRICS, *EXTRA_METRICS]
-    history = everything[everything["metric"].isin(wanted)]
-    quarter_history = in_quarter[in_quarter["metric"].isin(wanted)]
+    history = store.read_metrics(customer, [m for m in wanted if m in present], end=quarter.end)
+    others = store.read_metrics(
+        customer, [m for m in present if m not in wanted], start=quarter.start, end=quarter.end
+    )
+    stamps = history["timestamp"]
+    inside = (stamps > pd.Timestamp(quarter.start)) & (stamps <= pd.Timestamp(quarter.end))
+    quarter_history = history[inside]
+    # The checks' view: the quarter's points per metric, as a read of that metric alone.
     by_metric = {
         str(name): _own_categories(part)
-        for name, part in in_quarter.groupby("metric", observed=True, sort=False)
+        for frame in (quarter_history, others)
+        for name, part in frame.groupby("metric", observed=True, sort=False)
     }
-    empty = _own_categories(in_quarter.iloc[0:0])
+    empty = _own_categories(quarter_history.iloc[0:0])
     quarter_metrics = {m: by_metric.get(m, empty) for m in {*METRICS, *present}}
 
     recommender_params = dict(parameters.get("recommender", {}))
@@ -131,6 +136,7 @@ def compute_analysis(
     change = str(parameters.get("what_if", "users=2x"))
     backtest = run_quarter_backtest(hourly, parameters.get("backtest", {}))
     inventory = store.latest_inventory(customer, at=quarter.end)
+    resources = resources_of(quarter_history)
     disk_used = quarter_metrics["disk_used_bytes"]
     disk_capacity = quarter_metrics["disk_capacity_bytes"]
     analysis = QuarterAnalysis(
@@ -154,9 +160,9 @@ def compute_analysis(
         usage=usage_figures(quarter_metrics, inventory),
         actual=actual_resources(hourly, quarter),
         minor_releases=minor_releases(quarter),
-        resources=resources_of(quarter_history),
+        resources=resources,
         memory_share=daily_memory_share(quarter_history),
-        capacity=capacity_frame(quarter_history, recommendations),
+        capacity=capacity_frame(quarter_history, recommendations, resources),
         what_if=what_if_frame(hourly, recommendations, change),
         forecasts=forecasts,
         backtest=backtest,

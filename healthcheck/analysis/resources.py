@@ -126,11 +126,14 @@ def per_service(recommendations: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def capacity_frame(
-    quarter_points: pd.DataFrame, recommendations: Sequence[Mapping[str, Any]]
+    quarter_points: pd.DataFrame,
+    recommendations: Sequence[Mapping[str, Any]],
+    resources: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Today's settings (each service's typical instance at the quarter's end) beside the
-    recommendation, per service."""
-    today = resources_of(quarter_points)
+    recommendation, per service. `resources` is `resources_of(quarter_points)` when the caller
+    has it already."""
+    today = (resources if resources is not None else resources_of(quarter_points)).copy()
     recommended = per_service(recommendations)
     replicas = quarter_points[quarter_points["metric"] == "replicas"]
     if not replicas.empty:

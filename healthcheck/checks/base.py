@@ -149,9 +149,7 @@ def default_thresholds(catalog: Catalog) -> dict[str, float]:
             # the long-term indicators hold for 336h: count in days, as the daily rule does
             values["long_term_days"] = parse_duration(threshold.for_, what=_WHAT) / DAY
         if threshold.name == "provisioning_container_cpu_usage_short_term":
-            values["cpu_short_term_minutes"] = (
-                parse_duration(threshold.for_, what="catalog duration") / MINUTE
-            )
+            values["cpu_short_term_minutes"] = parse_duration(threshold.for_, what=_WHAT) / MINUTE
     values.update(catalog.check_thresholds)
     return values
 

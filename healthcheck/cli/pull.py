@@ -30,9 +30,9 @@ from healthcheck.sources.pull import (
     PULL_DEADLINE_SECONDS,
     ChunkResult,
     PullSummary,
-    parse_duration,
 )
 from healthcheck.store import Store
+from healthcheck.units import parse_duration
 
 
 def _range_options(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -169,7 +169,7 @@ def _customer(name: str, customers_path: Path | None) -> Customer:
 
 
 def _step(text: str) -> int:
-    seconds = parse_duration(text)
+    seconds = int(parse_duration(text, what="--step"))
     if seconds < 1:
         raise ParameterError(f"--step {text!r} is too short: give at least 1s, e.g. 5m")
     return seconds
