@@ -179,3 +179,25 @@ def test_reading_an_artefact_imports_no_model(tmp_path: Path) -> None:
         "assert not heavy and not models, (heavy[:5], models)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_analysis_reads_each_stored_metric_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One read of the store per customer-quarter: the checks and every section use it."""
+    store = Store(tmp_path / "store")
+    write_customer(store)
+    calls: list[list[str]] = []
+    read = store.read_metrics
+
+    def spy(customer: str, metrics: object = None, **kwargs: object) -> pd.DataFrame:
+        assert isinstance(metrics, list)
+        calls.append(list(metrics))
+        return read(customer, metrics, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "read_metrics", spy)
+    run = analyse_quarter(store, CUSTOMER, Q3, None, as_of=GENERATED_ON, write=False)
+    assert run.outcome == "computed, not stored"
+    names = [m for call in calls for m in call]
+    assert len(calls) <= 2 and len(names) == len(set(names))
+    assert set(names) == set(store.metric_names(CUSTOMER))
