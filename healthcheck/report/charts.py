@@ -5,7 +5,7 @@
 - Only SVG traces (``go.Scatter`` and ``go.Bar``): they print and render anywhere, WebGL does not.
   `check_figure` refuses anything else and any chart above `MAX_POINTS`.
 - Series are reduced to what the eye can see before they are plotted: daily values (the
-  analysis' `healthcheck.analysis.frames.daily`), at most `MAX_POINTS` points per chart, so
+  analysis' `healthcheck.analysis.resample.daily`), at most `MAX_POINTS` points per chart, so
   the whole report stays small.
 """
 

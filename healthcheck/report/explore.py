@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from healthcheck.analysis.frames import daily
+from healthcheck.analysis.resample import daily
 from healthcheck.contract import METRICS
 from healthcheck.models.customer import recommend_for_customer
 from healthcheck.models.recommendation import Recommendation

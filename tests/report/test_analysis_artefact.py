@@ -181,23 +181,25 @@ def test_reading_an_artefact_imports_no_model(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_the_analysis_reads_each_stored_metric_once(
+def test_the_analysis_reads_each_stored_file_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One read of the store per customer-quarter: the checks and every section use it."""
+    import healthcheck.store as store_module
+
     store = Store(tmp_path / "store")
     write_customer(store)
-    calls: list[list[str]] = []
-    read = store.read_metrics
+    opened: list[Path] = []
+    read_table = store_module._read_table
 
-    def spy(customer: str, metrics: object = None, **kwargs: object) -> pd.DataFrame:
-        assert isinstance(metrics, list)
-        calls.append(list(metrics))
-        return read(customer, metrics, **kwargs)  # type: ignore[arg-type]
+    def spy(path: Path, filters: object) -> object:
+        opened.append(path)
+        return read_table(path, filters)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(store, "read_metrics", spy)
+    monkeypatch.setattr(store_module, "_read_table", spy)
     run = analyse_quarter(store, CUSTOMER, Q3, None, as_of=GENERATED_ON, write=False)
     assert run.outcome == "computed, not stored"
-    names = [m for call in calls for m in call]
-    assert len(calls) <= 2 and len(names) == len(set(names))
-    assert set(names) == set(store.metric_names(CUSTOMER))
+    assert len(opened) == len(set(opened))
+    assert {p.parent.name.removeprefix("metric=") for p in opened} == set(
+        store.metric_names(CUSTOMER)
+    )

@@ -23,7 +23,7 @@ from content_testdata import (  # noqa: F401  (fixtures)
 
 from healthcheck.analysis import QuarterAnalysis
 from healthcheck.analysis.compute import RECOMMENDATION_FILES
-from healthcheck.analysis.frames import hourly_frame
+from healthcheck.analysis.resample import hourly_frame
 from healthcheck.report.charts import MAX_POINTS, check_figure, count_points, thin
 from healthcheck.report.context import notes_path
 from healthcheck.report.notes import notes_html, render_markdown
