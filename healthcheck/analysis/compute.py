@@ -98,6 +98,7 @@ def compute_analysis(
     """Analyse the customer's quarter (see the module's docstring); `parameters` are those of
     `healthcheck.analysis.AnalysisParameters`, `key` and `inputs` what `analysis_key` gave."""
     started = time.perf_counter()
+    give_back_memory()  # what an earlier customer's work left in this process
     present = store.metric_names(customer)
     # The one read of the store, each file opened once: the metrics the right-sizing, forecasts
     # and backtest learn from, over the whole history up to the quarter's end; every other
@@ -142,14 +143,21 @@ def compute_analysis(
         rightsizing=False,
         metrics=quarter_metrics,
     )
+    # What the quarter's points give, then they go: the history's hourly step comes next.
+    inventory = store.latest_inventory(customer, at=quarter.end)
+    resources = resources_of(quarter_history)
+    memory_share = daily_memory_share(quarter_history)
+    capacity = capacity_frame(quarter_history, recommendations, resources)
+    coverage = coverage_by_day(quarter_history, quarter)
+    usage = usage_figures(quarter_metrics, inventory)
+    alerts = alert_days(quarter_metrics["alerts_firing"])
+    runway = disk_runway(quarter_metrics["disk_used_bytes"], quarter_metrics["disk_capacity_bytes"])
+    del quarter_history, quarter_metrics, stamps, inside
+    give_back_memory()
     hourly = hourly_frame(history)
     forecasts = forecast_services(hourly, quarter)
     change = str(parameters.get("what_if", "users=2x"))
     backtest = run_quarter_backtest(hourly, parameters.get("backtest", {}))
-    inventory = store.latest_inventory(customer, at=quarter.end)
-    resources = resources_of(quarter_history)
-    disk_used = quarter_metrics["disk_used_bytes"]
-    disk_capacity = quarter_metrics["disk_capacity_bytes"]
     analysis = QuarterAnalysis(
         key=key,
         inputs=inputs,
@@ -168,24 +176,24 @@ def compute_analysis(
         },
         parameters=parameter_rows(recommender_params, recommendations),
         what_if_change=change,
-        usage=usage_figures(quarter_metrics, inventory),
+        usage=usage,
         actual=actual_resources(hourly, quarter),
         minor_releases=minor_releases(quarter),
         resources=resources,
-        memory_share=daily_memory_share(quarter_history),
-        capacity=capacity_frame(quarter_history, recommendations, resources),
+        memory_share=memory_share,
+        capacity=capacity,
         what_if=what_if_frame(hourly, recommendations, change),
         forecasts=forecasts,
         backtest=backtest,
         adoption=adoption_days(history),
-        alert_days=alert_days(quarter_metrics["alerts_firing"]),
-        disk_runway=disk_runway(disk_used, disk_capacity),
+        alert_days=alerts,
+        disk_runway=runway,
         disk_daily=daily(
             history[history["metric"] == "disk_used_bytes"],
             "max",
             by=["service", "instance", "label"],
         ),
-        coverage=coverage_by_day(quarter_history, quarter),
+        coverage=coverage,
     )
     # Through the files and back: a fresh analysis and a reused one are the same objects.
     computed = QuarterAnalysis.from_files(analysis.to_files())
@@ -246,7 +254,8 @@ def read_by_metric(
             "label": columns["label"],
         }
     )
-    del parts
+    del parts, columns
+    give_back_memory()
     return frame
 
 
@@ -258,8 +267,7 @@ def right_size(
 ) -> list[Any]:
     """Our recommender on the history up to the quarter's end, planned through the end of the
     next quarter; [] when the history is too thin for any recommendation."""
-    usage = history[history["metric"].isin(["cpu_usage_cores", "memory_working_set_bytes"])]
-    if usage.empty:
+    if not history["metric"].isin(["cpu_usage_cores", "memory_working_set_bytes"]).any():
         return []
     try:
         return recommend_for_frame(
