@@ -283,7 +283,7 @@ def test_a_failing_run_leaves_the_previous_report_intact(
     )
 
     # The analysis runs before any kernel starts: the damaged file is named, nothing is written.
-    with pytest.raises(StoreError, match="cannot read .*2026-07.parquet"):
+    with pytest.raises(StoreError, match=r"cannot read .*2026-07\.parquet"):
         render_report(store=store, customer="acme", quarter=Q3, reports_dir=tmp_path / "reports")
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 

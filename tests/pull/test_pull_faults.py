@@ -25,6 +25,7 @@ def pull(store: Store, customer: Customer, **options: Any) -> PullSummary:
     with store.lock(customer.name):
         return _pull(store, customer, **options)
 
+
 SIX_HOURS = START + timedelta(hours=6)
 END = START + timedelta(days=3)
 

@@ -30,6 +30,7 @@ def pull(store: Store, customer: Customer, **options: Any) -> PullSummary:
     with store.lock(customer.name):
         return _pull(store, customer, **options)
 
+
 END = START + timedelta(days=3)
 STEP = 300
 
