@@ -221,7 +221,8 @@ def disk(
     service: str = "pgsql",
 ) -> list[pd.DataFrame]:
     growth_per_hour = 0.0 if days_to_full is None else (capacity - used_now) / days_to_full / 24
-    used = used_now - growth_per_hour * np.arange(QUARTER_1H)[::-1]
+    # a disk never holds less than nothing: before it started filling, it was empty
+    used = np.maximum(used_now - growth_per_hour * np.arange(QUARTER_1H)[::-1], 0.0)
     label = load_catalog().service(service).volumes[0].name  # the claim: pgsql, repos, ...
     return [
         series("disk_used_bytes", service, used, instance=f"{service}-0", label=label, step=HOUR),
@@ -240,7 +241,8 @@ def disk(
     ("days", "expected"), [(20, "critical"), (60, "warning"), (400, "ok"), (None, "ok")]
 )
 def test_disk_runway(make_store: MakeStore, days: float | None, expected: str) -> None:
-    findings = by_id(run(make_store(*disk(days)), "disk"))
+    # 80 % full, so even the fastest growth starts inside the 30-day trend window
+    findings = by_id(run(make_store(*disk(days, used_now=80 * GIB)), "disk"))
     finding = findings["disk.runway:pgsql-0/pgsql"]
     assert finding.severity == expected
     if expected != "ok":  # the Helm key, nested as values.yaml spells it; no shard for a database
@@ -571,18 +573,19 @@ def test_a_stock_installs_configured_requests_and_unmeasured_volumes_are_said(
          "detail": "no kubelet volume stats …: nothing measures pgsql (pgsql), "
                    "zoekt-webserver (data), so their runway is unknown"},
     ]  # fmt: skip
-    store.record_load(
-        CUSTOMER,
-        LoadRecord(
-            source="prometheus",
-            loaded_at=Q3.end,
-            start=Q3.start,
-            end=Q3.end,
-            metrics=["cpu_usage_cores"],
-            rows=1,
-            quality=notes,
-        ),
-    )
+    with store.lock(CUSTOMER):
+        store.record_load(
+            CUSTOMER,
+            LoadRecord(
+                source="prometheus",
+                loaded_at=Q3.end,
+                start=Q3.start,
+                end=Q3.end,
+                metrics=["cpu_usage_cores"],
+                rows=1,
+                quality=notes,
+            ),
+        )
     findings = by_id(run(store, "data_quality"))
     configured = findings["data_quality.configured_requests"]
     assert configured.severity == "info" and "deployment_config" in configured.action
