@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from healthcheck.analysis import QuarterAnalysis, analyse_quarter, read_artefact
+from healthcheck.analysis import QuarterAnalysis, analyse_quarter
 from healthcheck.analysis.artefact import json_safe
 from healthcheck.checks.run import AREA_WEIGHTS
 from healthcheck.quarters import Quarter
@@ -98,19 +98,20 @@ def previous_summary(
     saved = _read_summary(path, analysis.customer, previous)
     if saved is not None:
         return saved, "report"
-    earlier = read_artefact(store, analysis.customer, previous)
-    if earlier is None and previous in store.quarters(analysis.customer):
-        from healthcheck.report.context import load_customer_config
+    if previous not in store.quarters(analysis.customer):
+        return None, "none"
+    from healthcheck.report.context import load_customer_config
 
-        earlier = analyse_quarter(
-            store,
-            analysis.customer,
-            previous,
-            load_customer_config(analysis.customer, customers),
-            as_of=previous.end.date(),
-            write=False,
-        ).analysis
-    return (build_summary(earlier), "computed") if earlier is not None else (None, "none")
+    # Last quarter's artefact when current (render_report makes sure of it), else in memory.
+    earlier = analyse_quarter(
+        store,
+        analysis.customer,
+        previous,
+        load_customer_config(analysis.customer, customers),
+        as_of=previous.end.date(),
+        write=False,
+    ).analysis
+    return build_summary(earlier), "computed"
 
 
 def _read_summary(path: Path, customer: str, quarter: Quarter) -> dict[str, Any] | None:
