@@ -152,3 +152,23 @@ def test_demo_renders_a_customer_of_the_fleet_it_generated(count: int) -> None:
     chosen = report_customer(names, REPORT_CUSTOMER)
     assert chosen in names
     assert chosen == (REPORT_CUSTOMER if count >= 3 else names[-1])
+
+
+def test_analyse_computes_once_then_reuses_and_names_what_changed(
+    small_store: Path, tmp_path: Path
+) -> None:
+    customers = tmp_path / "customers.yaml"
+    customers.write_text("customers: []\n")
+    common = ("--customer", "acme", "--quarter", "2026Q3", "--today", "2026-10-02")
+    where = ("--store", str(small_store), "--customers", str(customers))
+    first = run("analyse", *common, *where)
+    assert first.exit_code == 0, first.output
+    assert "analysis computed" in first.output
+    assert "analysis reused" in run("analyse", *common, *where).output
+    changed = run("analyse", *common, "--param", "cpu_risk=0.05", *where)
+    assert "analysis computed (changed: parameters)" in changed.output
+    assert "analysis computed" in run("analyse", *common, "--force", *where).output
+    assert_one_line_error(run("analyse", *common, "--param", "cpu_risk", *where), "name=value")
+    assert_one_line_error(
+        run("analyse", "--customer", "acme", "--quarter", "2025Q1", *where), "2025Q1"
+    )
