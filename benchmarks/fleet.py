@@ -41,6 +41,7 @@ import psutil
 
 from healthcheck.config import upsert_customers
 from healthcheck.fleet import CustomerTask, Outcome, read_status, run_fleet
+from healthcheck.fleet.task import largest_first
 from healthcheck.quarters import Quarter
 from healthcheck.sources.demo import (
     MAX_FLEET,
@@ -222,7 +223,7 @@ def main() -> None:
                     skip_pull=True,
                     force=True,
                 )
-                for name in store.customers()
+                for name in largest_first(store, store.customers())
             ]
             if dask:
                 with dask_cluster(workers) as address:

@@ -7,8 +7,6 @@ artefact does not match its inputs: it is what pulls in the models (scikit-learn
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import time
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -17,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from pandas.api.types import union_categoricals
 
 from healthcheck.analysis.artefact import (
@@ -27,6 +24,7 @@ from healthcheck.analysis.artefact import (
     QuarterAnalysis,
     json_safe,
 )
+from healthcheck.analysis.memory import give_back_memory
 from healthcheck.analysis.resample import daily, day_of, hourly_frame
 from healthcheck.analysis.resources import (
     capacity_frame,
@@ -527,15 +525,6 @@ def _entry_facts(entry: Customer | None) -> EntryFacts | None:
             for value in [getattr(answers, field) if answers is not None else None]
         },
     )
-
-
-def give_back_memory() -> None:
-    """Return the heap the last step freed to the OS (glibc keeps it otherwise), so the next
-    step's peak does not stack on top of the last one's: a large customer's analysis peaks at
-    about 0.8 GB instead of 1.2. A no-op where there is no glibc."""
-    pa.default_memory_pool().release_unused()  # Arrow's own pool (mimalloc) keeps it too
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _own_categories(frame: pd.DataFrame) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from rich.table import Table
 from healthcheck.cli import cli, customers_option, reports_option, store_option
 from healthcheck.config import Customer, load_customers, resolve_customers_path
 from healthcheck.errors import ConfigError, ParameterError
-from healthcheck.fleet.task import Outcome
+from healthcheck.fleet.task import Outcome, largest_first
 from healthcheck.quarters import Quarter
 from healthcheck.store import Store
 
@@ -103,6 +103,9 @@ def fleet_run(
     chosen = _chosen(customers_file, only)
     reports_dir = resolve_reports_dir(reports_path).absolute()
     store = Store.resolve(store_path)
+    # The largest customers first: no worker is left alone with a large one at the end.
+    order = {name: n for n, name in enumerate(largest_first(store, [c.name for c in chosen]))}
+    chosen = sorted(chosen, key=lambda c: order[c.name])
     tasks = [
         CustomerTask(
             customer=customer.name,

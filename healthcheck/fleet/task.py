@@ -10,8 +10,6 @@ scheduler's memory or shows in its dashboard.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import gc
 import os
 import time
 from collections.abc import Callable
@@ -75,6 +73,19 @@ class StageError(Exception):
         super().__init__(f"{stage}: {describe(error)}")
         self.stage = stage
         self.error = error
+
+
+def largest_first(store: Store, names: list[str]) -> list[str]:
+    """The customers in the order to hand them to workers: the most stored data first, so the
+    longest tasks start early and no worker is left alone with a large one at the end."""
+
+    def stored_bytes(name: str) -> int:
+        folder = store.customer_dir(name) / "metrics"
+        if not folder.is_dir():
+            return 0
+        return sum(p.stat().st_size for p in folder.rglob("*.parquet"))
+
+    return sorted(names, key=lambda name: (-stored_bytes(name), name))
 
 
 def run_customer(task: CustomerTask) -> Outcome:
@@ -167,6 +178,7 @@ def _run_stages(
     # Imported here: the analysis stack is the worker's business, and the CLI that builds the
     # tasks (or prints `--help`) should not pay for importing it.
     from healthcheck.analysis import analyse_quarter
+    from healthcheck.analysis.memory import give_back_memory
     from healthcheck.fleet.status import status_of
     from healthcheck.report import render_report
 
@@ -186,7 +198,7 @@ def _run_stages(
         seconds,
         lambda: analyse_quarter(store, config.name, quarter, config, as_of=today, write=True),
     )
-    _release_memory()
+    give_back_memory(collect=True)  # before a kernel starts beside us
     _stage(
         "report",
         seconds,
@@ -202,17 +214,6 @@ def _run_stages(
         ),
     )
     return status_of(run.analysis, seconds, attempt)
-
-
-def _release_memory() -> None:
-    """Give the pages the analysis freed back to the OS before a kernel starts beside us.
-
-    glibc keeps freed heap in the process: after the checks and right-sizing of a large demo
-    customer, about 100 MB that the worker would otherwise hold through the report.
-    """
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):  # not glibc (macOS, musl): no trim
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _stage(name: str, seconds: dict[str, float], work: Callable[[], _T]) -> _T:

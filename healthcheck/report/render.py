@@ -138,6 +138,9 @@ def render_report(
         reports_dir,
         customers_file,
     )
+    from healthcheck.analysis.memory import give_back_memory
+
+    give_back_memory()  # what the analysis freed (last quarter's too), before the kernel starts
     env = kernel_environment(reports_dir)
     from healthcheck.report.context import customers_file as resolved_customers_file
 
