@@ -87,6 +87,7 @@ class Backtest:
     eligible: int
     rows: pd.DataFrame  # recommender, cpu_exceedance, cpu_slack, memory_would_oom, ...
     oracle_curve: list[dict[str, float]]
+    step_minutes: float  # the spacing of the points scored: 5 for a standard pull
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,7 @@ class QuarterAnalysis:
                 eligible=doc["backtest"]["eligible"],
                 rows=tables["backtest"],
                 oracle_curve=doc["backtest"]["oracle_curve"],
+                step_minutes=doc["backtest"]["step_minutes"],
             )
         entry = doc["entry"]
         return cls(
@@ -202,6 +204,7 @@ class QuarterAnalysis:
                 "test_days": self.backtest.test_days,
                 "eligible": self.backtest.eligible,
                 "oracle_curve": self.backtest.oracle_curve,
+                "step_minutes": self.backtest.step_minutes,
             }
         document: dict[str, Any] = json_safe(
             {

@@ -152,10 +152,13 @@ def compute_analysis(
     runway = disk_runway(quarter_metrics["disk_used_bytes"], quarter_metrics["disk_capacity_bytes"])
     del quarter_history, quarter_metrics, stamps, inside
     give_back_memory()
+    # The backtest scores the history's native steps (a 5-minute pull: 12x the hourly points),
+    # so it runs before the hourly frame exists and sees only its train and test days.
+    backtest = run_quarter_backtest(history, parameters.get("backtest", {}))
+    give_back_memory()
     hourly = hourly_frame(history)
     forecasts = forecast_services(hourly, quarter)
     change = str(parameters.get("what_if", "users=2x"))
-    backtest = run_quarter_backtest(hourly, parameters.get("backtest", {}))
     analysis = QuarterAnalysis(
         key=key,
         inputs=inputs,
@@ -317,18 +320,25 @@ def what_if_frame(
     return frame
 
 
-def run_quarter_backtest(hourly: pd.DataFrame, settings: Mapping[str, Any]) -> Backtest | None:
-    """The recommenders replayed on the customer's own history: trained on all but the last
-    ``test_days``, scored on them. Points are hourly (CPU averaged, memory and settings at their
-    peak) so it takes a second or two; None when the history is too short."""
-    frame = hourly[hourly["metric"].isin(BACKTEST_METRICS)]
-    if frame.empty:
+def run_quarter_backtest(history: pd.DataFrame, settings: Mapping[str, Any]) -> Backtest | None:
+    """The recommenders replayed on the customer's own history: trained on up to
+    ``max_train_days``, scored on the ``test_days`` that follow, at the history's native step
+    (5 minutes for a standard pull: the step's CPU average, the step's memory peak), the step a
+    container is throttled or killed at, not an hourly mean. None when the history is too short."""
+    wanted = history["metric"].isin(BACKTEST_METRICS)
+    if not wanted.any():
         return None
+    stamps = history["timestamp"][wanted]
     test_days = float(settings.get("test_days", 30.0))
-    span = (frame["timestamp"].max() - frame["timestamp"].min()) / pd.Timedelta(days=1)
+    span = (stamps.max() - stamps.min()) / pd.Timedelta(days=1)
     train = min(float(settings.get("max_train_days", 60.0)), span - test_days - 2)
     if train < 7:
         return None
+    # The newest train + test days only: the test window ends with the history (the most
+    # recent behaviour is what a recommendation is judged on), and the rest of a long history
+    # would be copied for nothing.
+    first = stamps.max() - pd.Timedelta(days=train + test_days)
+    frame = history[wanted & (history["timestamp"] >= first)]
     try:
         result = run_backtest(
             frame,
@@ -344,7 +354,19 @@ def run_quarter_backtest(hourly: pd.DataFrame, settings: Mapping[str, Any]) -> B
         eligible=int(result.eligible),
         rows=pd.DataFrame([asdict(r) for r in result.rows]),
         oracle_curve=[{k: float(v) for k, v in p.items()} for p in result.oracle_curve],
+        step_minutes=native_step_minutes(frame),
     )
+
+
+def native_step_minutes(frame: pd.DataFrame) -> float:
+    """The most common spacing of one series' points, in minutes (what the backtest scored)."""
+    if frame.empty:
+        return 0.0
+    first = frame.groupby(["metric", "service", "instance"], observed=True).ngroup() == 0
+    gaps = frame["timestamp"][first].sort_values().diff().dropna()
+    if gaps.empty:
+        return 0.0
+    return round(float(gaps.mode().iloc[0] / pd.Timedelta(minutes=1)), 3)
 
 
 # ---------------------------------------------------------------------- forecasts

@@ -43,15 +43,31 @@ def backtest_html(analysis: QuarterAnalysis) -> str:
     return (
         f"<p>Each recommender learnt from {result.train_days:.0f} days of this instance's "
         f"history and was scored on the {result.test_days:.0f} days that followed, over "
-        f"{result.eligible} containers. <em>CPU above request</em> is the share of the time a "
-        "container used more CPU than the request; <em>slack</em> is the share of what was "
-        "reserved that went unused; <em>would run out of memory</em> is the share of "
-        "containers whose peak passed the memory limit. The oracle knows the test days: no "
-        "recommendation made in advance can beat it.</p>"
+        f"{result.eligible} containers, at the step the metrics were pulled with "
+        f"({step_phrase(result.step_minutes)}). <em>CPU above request</em> is the share of "
+        "those steps in which a container's CPU use, averaged over the step, was above the "
+        "request (shorter bursts inside a step are not counted); <em>slack</em> is the share "
+        "of what was reserved that went unused; <em>would run out of memory</em> is the share "
+        "of containers whose memory peak (the highest working set in any step) passed the "
+        "memory limit. The oracle knows the test days: no recommendation made in advance can "
+        "beat it.</p>"
         '<table class="hc-table"><thead><tr><th>Recommender</th><th>CPU above request</th>'
         "<th>CPU slack</th><th>Would run out of memory</th><th>Memory slack</th>"
         f"<th>Coverage</th></tr></thead><tbody>{rows}</tbody></table>"
     )
+
+
+def step_phrase(minutes: float) -> str:
+    """'every 5 minutes', 'every 30 seconds', 'every hour'."""
+    if minutes <= 0:
+        return "an unknown step"
+    if minutes < 1:
+        return f"every {minutes * 60:g} seconds"
+    if minutes == 60:
+        return "every hour"
+    if minutes == 1:
+        return "every minute"
+    return f"every {minutes:g} minutes"
 
 
 def backtest_figure(analysis: QuarterAnalysis) -> go.Figure:
