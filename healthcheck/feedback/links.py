@@ -10,7 +10,9 @@ A theme is linked to an open finding (critical or warning, not suppressed) when 
 - a **symptom** of the finding's area (`AREA_SYMPTOMS`: "slow", "timeout", "crash" for
   out-of-memory kills; "full", "space" for disks; ...),
 
-with two different terms. The lists are the whole rule: nobody links a theme by hand, and a
+with two different terms. Words too common to name one service ("repos", "code") are in no
+list: "slow search on big repos" is about search, not about the Git servers. The lists are the
+whole rule: nobody links a theme by hand, and a
 link names the terms that made it.
 """
 
@@ -27,8 +29,8 @@ SERVICE_WORDS: dict[str, frozenset[str]] = {
     "zoekt-webserver": _SEARCH | {"zoekt", "index", "indexed"},
     "zoekt-indexserver": frozenset({"index", "indexing", "indexed", "zoekt", "branches"}),
     "gitserver": frozenset(
-        {"clone", "clones", "cloning", "git", "fetch", "repository", "repositories", "repo",
-         "repos", "monorepo", "monorepos", "gitserver"}
+        {"clone", "clones", "cloning", "git", "fetch", "fetches", "monorepo", "monorepos",
+         "mirroring", "sync", "gitserver"}
     ),
     "frontend": frozenset({"page", "pages", "ui", "web", "login", "loading", "browser", "app"}),
     "precise-code-intel-worker": frozenset(
@@ -49,7 +51,7 @@ ID_SUBJECTS: dict[str, frozenset[str]] = {
 }
 _SLOW = frozenset(
     {"slow", "slowly", "slower", "slowness", "timeout", "timeouts", "lag", "laggy", "sluggish",
-     "wait", "waiting", "forever", "minutes", "seconds"}
+     "wait", "waiting", "forever", "minutes", "seconds", "timing", "timed", "crawl"}
 )  # fmt: skip
 _BROKEN = frozenset(
     {"crash", "crashes", "restart", "restarts", "error", "errors", "fail", "fails", "failing",

@@ -72,7 +72,7 @@ class SurveyResponse(BaseModel):
     @property
     def text(self) -> str:
         """The free text of the answer, its parts joined (what themes are found in)."""
-        return " ".join(t for t in (self.reason, self.better, self.other_use_case) if t)
+        return " — ".join(t for t in (self.reason, self.better, self.other_use_case) if t)
 
     def identity(self) -> tuple[str, int, str, str, str]:
         return (

@@ -25,7 +25,8 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from healthcheck.feedback.responses import SurveyResponse
 
 THEME_SETTINGS: dict[str, Any] = {
-    "max_themes": 6,  # k = round(sqrt(answers with text / 2)), between 2 and this
+    "max_themes": 8,  # k = round(sqrt(answers with text)), between 2 and this
+    "merge_similarity": 0.25,  # themes whose term profiles are this alike (cosine) are one
     "ngram_range": (1, 2),
     "min_df": 2,  # a term in fewer answers is noise
     "max_df": 0.5,  # a term in more than half of them names no theme
@@ -63,7 +64,7 @@ class FoundTheme:
 
 def theme_count(answers: int) -> int:
     """How many themes to look for in `answers` answers with text."""
-    k = round(math.sqrt(answers / 2))
+    k = round(math.sqrt(answers))
     return int(min(THEME_SETTINGS["max_themes"], max(2, k)))
 
 
@@ -95,16 +96,21 @@ def find_themes(
         max_iter=THEME_SETTINGS["nmf_max_iter"],
         random_state=0,
     )
-    weights = model.fit_transform(matrix)
+    fitted = model.fit_transform(matrix)
+    groups = _merge_groups(model.components_)
+    weights = fitted @ groups
+    profiles = groups.T @ model.components_
     terms = np.asarray(vectorizer.get_feature_names_out())
     owner = _owners(weights)
-    before_owner = _owners(model.transform(vectorizer.transform(before))) if before else None
+    before_owner = None
+    if before:
+        before_owner = _owners(model.transform(vectorizer.transform(before)) @ groups)
     themes = []
-    for component in range(k):
+    for component in range(groups.shape[1]):
         members = [i for i in np.flatnonzero(owner == component)]
         if len(members) < THEME_SETTINGS["min_theme_responses"]:
             continue
-        ranked = _ranked_terms(terms, model.components_[component])
+        ranked = _ranked_terms(terms, profiles[component])
         members.sort(key=lambda i: -weights[i, component])
         themes.append(
             FoundTheme(
@@ -119,6 +125,29 @@ def find_themes(
             )
         )
     return sorted(themes, key=lambda t: (-len(t.members), t.terms))
+
+
+def _merge_groups(components: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """A components x themes 0/1 matrix: components whose term profiles have a cosine
+    similarity of `merge_similarity` or more (directly or through another) make one theme, so
+    one complaint phrased two ways is not shown twice."""
+    norms = np.linalg.norm(components, axis=1, keepdims=True)
+    unit = components / np.where(norms > 0, norms, 1.0)
+    similar = unit @ unit.T >= THEME_SETTINGS["merge_similarity"]
+    parent = list(range(len(components)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i, j in zip(*np.nonzero(np.triu(similar, 1)), strict=True):
+        parent[root(int(j))] = root(int(i))
+    roots = sorted({root(i) for i in range(len(components))})
+    groups = np.zeros((len(components), len(roots)))
+    for i in range(len(components)):
+        groups[i, roots.index(root(i))] = 1.0
+    return groups
 
 
 def _ranked_terms(terms: np.ndarray[Any, Any], weights: np.ndarray[Any, Any]) -> list[str]:
