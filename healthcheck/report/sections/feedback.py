@@ -56,7 +56,21 @@ def feedback_html(analysis: QuarterAnalysis) -> str:
         parts.append(_themes_table(feedback))
     elif feedback.responses:
         parts.append(f"<p>No themes: {html.escape(feedback.themes_note)}.</p>")
+    parts.append(_method_note(feedback))
     return "".join(parts)
+
+
+def _method_note(feedback: QuarterFeedback) -> str:
+    """How the figures were made, in two sentences (docs/feedback.md has the rest)."""
+    method = feedback.method
+    return (
+        "<p><small>NPS and averages are computed from the quarter's own responses (the "
+        "instance's 30-day figures are not used). Themes: "
+        f"{html.escape(str(method.get('model', '')))} on the written answers, at most "
+        f"{html.escape(str(method.get('max_themes', '')))} themes, each named by its heaviest "
+        "words; a theme is linked to a finding when its words name the finding's service and a "
+        "symptom of it, by a fixed word list, never by hand.</small></p>"
+    )
 
 
 def _why_none(analysis: QuarterAnalysis) -> str:
