@@ -72,3 +72,19 @@ def test_free_text_loses_emails_tokens_and_user_ids_but_keeps_words() -> None:
         "ping [email removed] or [email removed]; ***; ***; user ***; ***; ***; "
         "search on zoekt-webserver is slow 2x"
     )
+
+
+def test_new_answers_change_the_analysis_key(tmp_path: Path) -> None:
+    """The survey file is one of the analysis' inputs: a new answer recomputes the quarter."""
+    from healthcheck.analysis.key import data_hash
+    from healthcheck.feedback.responses import SurveyLoad, SurveyResponse, store_responses
+    from healthcheck.quarters import Quarter
+
+    store = Store(tmp_path)
+    answer = SurveyResponse.model_validate({"created_at": "2026-08-01T00:00:00Z", "score": 9})
+    load = SurveyLoad("csv", 1, 1, 0, 0)
+    with store.lock("acme"):
+        store_responses(store, "acme", [answer], load)
+        before = data_hash(store, "acme", Quarter(2026, 3))
+        store_responses(store, "acme", [answer.model_copy(update={"score": 2})], load)
+    assert data_hash(store, "acme", Quarter(2026, 3)) != before
