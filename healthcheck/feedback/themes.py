@@ -4,8 +4,9 @@ Each answer's text (reason, what to do better, other use case) becomes a TF-IDF 
 and word pairs; NMF factors the answers x terms matrix into k themes, each a weighted set of
 terms; factors whose term profiles are alike (cosine >= `merge_similarity`) are merged, so a
 complaint phrased two ways is one theme. An answer belongs to its strongest theme; a theme is
-named by its top words and shown with the answers that weigh most on it. Last quarter's answers are put through the *same*
-fitted vectoriser and factors, so a theme's share then and now compare like with like.
+named by its top words and shown with the answers that weigh most on it. Last quarter's answers
+are put through the *same* fitted vectoriser and factors, so a theme's share then and now
+compare like with like.
 
 Deterministic: NMF starts from NNDSVD (an SVD, no random draw). The parameters are
 `THEME_SETTINGS`, kept in the artefact (`QuarterFeedback.method`).
