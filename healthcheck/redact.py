@@ -63,3 +63,39 @@ def redact(text: str) -> str:
 def url_without_password(url: str) -> str:
     """The URL with any ``user:password@`` reduced to ``user:***@``."""
     return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", url)
+
+
+# Free text people typed (survey answers): identities and anything shaped like a credential.
+EMAIL_MASK = "[email removed]"
+_EMAIL = re.compile(r"(?i)(?:mailto:)?[a-z0-9._%+'-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}")
+_TOKEN_SHAPES = re.compile(
+    r"\b(?:"
+    r"sgp_[A-Za-z0-9_]{8,}"  # Sourcegraph access tokens (sgp_<hex> and sgp_<id>_<hex>)
+    r"|gh[pousr]_[A-Za-z0-9]{20,}"  # GitHub
+    r"|github_pat_[A-Za-z0-9_]{20,}"
+    r"|glpat-[A-Za-z0-9_-]{16,}"  # GitLab
+    r"|xox[abposr]-[A-Za-z0-9-]{10,}"  # Slack
+    r"|AKIA[0-9A-Z]{16}"  # AWS access key ids
+    r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"  # JWTs
+    r"|VXNlcj[A-Za-z0-9+/=]*"  # Sourcegraph GraphQL user ids: base64 of "User:<n>"
+    r")"
+)
+# Any other long run of letters and digits mixing both (hex and base64 secrets, legacy
+# 40-hex Sourcegraph tokens): no word a person writes looks like that.
+_LONG_SECRET = re.compile(
+    r"\b(?=[A-Za-z0-9_+/=-]*\d)(?=[A-Za-z0-9_+/=-]*[A-Za-z])[A-Za-z0-9_+/=-]{24,}"
+)
+
+
+def redact_free_text(text: str) -> str:
+    """Text a person typed, without e-mail addresses, user ids, tokens or known secrets.
+
+    `redact` first (the secrets this process holds, URL passwords, Authorization values), then
+    e-mail addresses become ``[email removed]`` and token-shaped strings (Sourcegraph, GitHub,
+    GitLab, Slack, AWS, JWT, GraphQL user ids, any 24+ character run mixing letters and digits)
+    become ``***``.
+    """
+    text = redact(text)
+    text = _EMAIL.sub(EMAIL_MASK, text)
+    text = _TOKEN_SHAPES.sub(MASK, text)
+    return _LONG_SECRET.sub(MASK, text)

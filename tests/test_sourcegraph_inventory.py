@@ -50,6 +50,8 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 
 from healthcheck.config import SourcegraphConnection
 from healthcheck.errors import SourceError
+from healthcheck.feedback.responses import keep_survey, stored_responses
+from healthcheck.sources import sourcegraph
 from healthcheck.sources.sourcegraph import check_token, fetch_inventory
 from healthcheck.store import Inventory, Store
 
@@ -154,6 +156,36 @@ extend type Query { lsifUploads(first: Int, after: String): LSIFUploadConnection
 """
 
 
+# ---------------------------------------------------------------------- the survey
+
+PLANTED_EMAIL = "jane.doe@ironbark.example"
+PLANTED_USER_ID = "VXNlcjo0MjQy"  # "User:4242", as Sourcegraph's GraphQL ids are
+PLANTED_TOKEN = "ghp_PLANTEDplanted0123456789abcdefABCDEF"
+
+
+def _answer(day: str, score: int, reason: str | None, better: str | None = None) -> dict[str, Any]:
+    """A survey node as Sourcegraph holds it, identity included (which we must never read)."""
+    return {
+        "id": "U3VydmV5UmVzcG9uc2U6MQ==",
+        "user": {"id": PLANTED_USER_ID, "username": "jdoe", "email": PLANTED_EMAIL},
+        "email": PLANTED_EMAIL,
+        "score": score,
+        "reason": reason,
+        "better": better,
+        "otherUseCase": None,
+        "createdAt": f"{day}T10:00:00Z",
+    }
+
+
+SURVEY = [
+    _answer("2026-09-30", 3, f"search is slow, mail me at {PLANTED_EMAIL}", "faster search"),
+    _answer("2026-08-15", 10, "great code navigation", f"my token {PLANTED_TOKEN} leaked"),
+    _answer("2026-07-01", 8, None, f"user {PLANTED_USER_ID} wants batch changes"),
+    _answer("2026-06-30", 6, "older quarter", None),
+    _answer("2026-10-01", 9, "this quarter, not the last", None),
+]
+
+
 # ---------------------------------------------------------------------- the server
 
 
@@ -192,8 +224,18 @@ class Instance:
     faults: list[str] = field(default_factory=list)  # consumed one per request
     requests: list[dict[str, Any]] = field(default_factory=list)
     site_users_args: list[dict[str, Any]] = field(default_factory=list)
+    survey: list[dict[str, Any]] = field(default_factory=lambda: list(SURVEY))
+    survey_firsts: list[int | None] = field(default_factory=list)
 
     def root(self) -> dict[str, Any]:
+        def survey_responses(info: Any, first: int | None = None) -> dict[str, Any]:
+            if not info.context["admin"]:
+                raise GraphQLError("must be site admin")
+            self.survey_firsts.append(first)
+            nodes = self.survey if first is None else self.survey[:first]
+            return {"nodes": nodes, "totalCount": len(self.survey), "averageScore": 7.5,
+                    "netPromoterScore": 12, "last30DaysCount": 1}  # fmt: skip
+
         def site_users(info: Any, **args: Any) -> dict[str, Any]:
             if not info.context["admin"]:
                 raise GraphQLError("must be site admin")
@@ -253,6 +295,7 @@ class Instance:
             "codeIntelSummary": {"numRepositoriesWithCodeIntelligence": 321},
             "preciseIndexes": {"totalCount": 57, "nodes": []},
             "lsifUploads": {"totalCount": 0},
+            "surveyResponses": survey_responses,
         }
 
 
@@ -486,7 +529,8 @@ class Gate:
     bases: tuple[str, ...] = ("5.2", "6.11+")
 
 
-NEXT = "usage_statistics", "active_users_30d"  # (on 5.2 these come from usageStatistics)
+NEXT = "usage_statistics", "active_users_30d"
+SURVEY_FIELDS = ("survey", "survey_responses")  # (on 5.2 these come from usageStatistics)
 GATES = [
     Gate(("Query.users",), "users", ("users",)),
     Gate(("Query.repositories",), "repositories", ("repositories",)),
@@ -515,6 +559,8 @@ GATES = [
     Gate(("Site.users",), "active_users_30d", ("active_users_30d",), bases=("6.11+",)),
     Gate(("SiteUsersDateRangeInput.gte",), "active_users_30d", NEXT[1:], bases=("6.11+",)),
     Gate(("SiteUsersDateRangeInput.empty",), None, (), bases=("6.11+",)),  # deleted users count
+    Gate(("Query.surveyResponses",), "survey_responses", SURVEY_FIELDS),
+    Gate(("SurveyResponse.better",), None, SURVEY_FIELDS),  # read without it
 ]
 BASES = {"5.2": ((), "5.2.7"), "6.11+": (REMOVED_IN_6_11, "7.5.4453")}
 CASES = [(base, gate) for gate in GATES for base in gate.bases]
@@ -552,6 +598,7 @@ def _values(inventory: Inventory) -> dict[str, Any]:
         )
     }  # fmt: skip
     values.update({f"feature_add_ons.{k}": v for k, v in inventory.feature_add_ons.items()})
+    values.update({k: (inventory.model_extra or {}).get(k) for k in SURVEY_FIELDS})
     return values
 
 
@@ -621,7 +668,13 @@ def test_every_query_the_inventory_can_send_validates_against_the_real_schema() 
         "HealthcheckUsage",
         "HealthcheckLastActive",
         "HealthcheckViewer",
+        "HealthcheckSurveyCount",
+        "HealthcheckSurvey",
     }
+    for query in sent:  # who answered the survey is never asked for
+        if "surveyResponses" in query:
+            survey = query.split("surveyResponses", 1)[1]
+            assert not any(f" {word} " in survey for word in ("user", "email", "id")), query
 
 
 def _viewer_query() -> str:
@@ -829,3 +882,67 @@ def test_malformed_json_is_reported_not_parsed(v5_2: tuple[Instance, str]) -> No
 def test_an_unreachable_instance_is_a_source_error() -> None:
     with pytest.raises(SourceError, match=r"failed after 2 attempt\(s\): connection failed"):
         fetch("http://127.0.0.1:9", attempts=2)
+
+
+# ---------------------------------------------------------------------- the user survey
+
+
+PLANTED = (PLANTED_EMAIL, PLANTED_USER_ID, PLANTED_TOKEN, "jdoe", "U3VydmV5UmVzcG9uc2U6MQ==")
+
+
+def test_the_survey_is_read_and_stored_without_who_answered(
+    v5_2: tuple[Instance, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    instance, url = v5_2
+    inventory = fetch(url)
+    assert instance.survey_firsts == [None, 5]  # the count, then `first: totalCount`
+    extra = inventory.model_extra or {}
+    assert extra["survey"] == {"total": 5, "read": 5, "dropped": 0, "note": ""}
+    first = extra["survey_responses"][0]
+    assert first["score"] == 3 and first["better"] == "faster search"
+    assert first["reason"] == "search is slow, mail me at [email removed]"
+    assert set(first) == {"created_at", "score", "reason", "better", "other_use_case"}
+
+    store = Store(tmp_path)
+    with store.lock("acme"):
+        kept = keep_survey(
+            store,
+            "acme",
+            inventory,
+            datetime(2026, 7, 1, tzinfo=UTC),
+            datetime(2026, 10, 1, tzinfo=UTC),
+        )
+        store.write_inventory("acme", kept)
+    assert "survey_responses" not in (kept.model_extra or {})
+    assert (kept.model_extra or {})["survey"][
+        "kept"
+    ] == 3  # the quarter's, not June's nor October's
+    stored = stored_responses(store, "acme")
+    assert sorted(r.score for r in stored) == [3, 8, 10]
+    assert [r.better for r in stored if r.score == 8] == ["user *** wants batch changes"]
+
+    outputs = [p.read_text() for p in tmp_path.rglob("*") if p.is_file()] + [caplog.text]
+    for planted in PLANTED:
+        assert not any(planted in text for text in outputs), planted
+
+
+def test_the_survey_cap_is_named_when_reached(
+    v5_2: tuple[Instance, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    instance, url = v5_2
+    monkeypatch.setattr(sourcegraph, "SURVEY_RESPONSES_CAP", 2)
+    inventory = fetch(url)
+    assert instance.survey_firsts == [None, 2]
+    assert len((inventory.model_extra or {})["survey_responses"]) == 2
+    assert "user survey: read the first 2 of 5 responses (the cap, SURVEY_RESPONSES_CAP)" in (
+        " ".join(inventory.notes)
+    )
+
+
+def test_an_empty_survey_sends_no_second_query(v7_5: tuple[Instance, str]) -> None:
+    instance, url = v7_5
+    instance.survey = []
+    inventory = fetch(url)
+    assert instance.survey_firsts == [None]
+    assert (inventory.model_extra or {})["survey_responses"] == []
+    assert "survey_responses" not in inventory.unavailable

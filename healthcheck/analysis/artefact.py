@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from healthcheck.checks.run import CheckResult
+from healthcheck.feedback.model import QuarterFeedback
 from healthcheck.quarters import Quarter
 from healthcheck.store import Inventory, Store
 
@@ -123,6 +124,7 @@ class QuarterAnalysis:
     disk_runway: pd.DataFrame  # per volume: used, capacity, growth, days until full
     disk_daily: pd.DataFrame  # service, instance, label, day, value (daily peak used)
     coverage: pd.DataFrame  # day, share of the day's steps with a point
+    feedback: QuarterFeedback | None = None  # the user survey: NPS, responses, themes
 
     @property
     def title(self) -> str:
@@ -194,6 +196,7 @@ class QuarterAnalysis:
             disk_runway=tables["disk_runway"],
             disk_daily=tables["disk_daily"],
             coverage=tables["coverage"],
+            feedback=QuarterFeedback.from_dict(doc["feedback"]) if doc.get("feedback") else None,
         )
 
     def _document(self) -> dict[str, Any]:
@@ -229,6 +232,7 @@ class QuarterAnalysis:
                 "actual": self.actual,
                 "minor_releases": [[k, d.isoformat()] for k, d in self.minor_releases],
                 "backtest": backtest,
+                "feedback": None if self.feedback is None else self.feedback.to_dict(),
             }
         )
         return document

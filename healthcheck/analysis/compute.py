@@ -40,6 +40,7 @@ from healthcheck.checks.run import run_checks
 from healthcheck.config import Customer
 from healthcheck.contract import METRICS, empty_metrics_frame
 from healthcheck.errors import HealthcheckError, MissingDataError
+from healthcheck.feedback.analysis import quarter_feedback
 from healthcheck.models import LoadModel, get_recommender, recommend_for_frame, run_backtest
 from healthcheck.models.customer import NEEDED_METRICS
 from healthcheck.models.forecast import Forecaster
@@ -195,6 +196,7 @@ def compute_analysis(
             by=["service", "instance", "label"],
         ),
         coverage=coverage,
+        feedback=quarter_feedback(store, customer, quarter, checks.findings),
     )
     # Through the files and back: a fresh analysis and a reused one are the same objects.
     computed = QuarterAnalysis.from_files(analysis.to_files())

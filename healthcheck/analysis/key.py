@@ -4,7 +4,7 @@ Parts (each a SHA-256, kept in the artefact so `analyse` can say what changed):
 
 - ``data``: the bytes of the customer's metric files up to the quarter's last month (later
   months are never read), every inventory snapshot (the configuration review looks past the
-  quarter) and the manifest (the data-quality review reads the loads' notes);
+  quarter), the survey responses and the manifest (the data-quality review reads the loads' notes);
 - ``catalog``: the product catalog and the release tables the checks read;
 - ``entry``: the customer's entry in customers.yaml (thresholds, suppressions, questionnaire);
 - ``thresholds``: the entry's threshold overrides, also named on their own;
@@ -32,10 +32,10 @@ from healthcheck.quarters import Quarter
 from healthcheck.store import Store
 
 # Raise when the artefact's layout or meaning changes without a source change it would catch.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: the user survey's feedback
 PACKAGE = Path(__file__).resolve().parent.parent
 # What analyses: every source file under these folders, and these modules.
-ANALYSING_PACKAGES = ("analysis", "checks", "models", "catalog")
+ANALYSING_PACKAGES = ("analysis", "checks", "models", "catalog", "feedback")
 ANALYSING_MODULES = ("contract.py", "quarters.py", "units.py", "store.py")
 REPOSITORY = PACKAGE.parent
 _ONE_MICROSECOND = timedelta(microseconds=1)
@@ -76,6 +76,7 @@ def data_hash(store: Store, customer: str, quarter: Quarter) -> str:
         p for p in sorted((folder / "metrics").glob("metric=*/*.parquet")) if p.stem <= last_month
     ]
     files += sorted((folder / "inventory").glob("*.json"))
+    files += sorted((folder / "feedback").glob("*.json"))  # the user survey's responses
     files.append(folder / "manifest.json")
     return _files_hash(files, folder)
 

@@ -53,12 +53,14 @@ def import_command(
     customers_path: Path | None,
 ) -> None:
     """Import FILE into the customer's store: Prometheus text or OpenMetrics exposition with
-    timestamps (plain or gzip), or CSV / Parquet in the canonical contract.
+    timestamps (plain or gzip), CSV / Parquet in the canonical contract, or the user survey's
+    answers as CSV (createdAt,score,reason,better,otherUseCase).
 
     The whole file is read and checked before anything is written; a problem is reported with
     the file and line. The customer must be in customers.yaml (its deployment tells how
     containers are named).
     """
+    from healthcheck.feedback.responses import import_survey_csv, is_survey_csv
     from healthcheck.sources.files import ImportLimits, import_file, parse_step
 
     limits = ImportLimits()
@@ -77,6 +79,10 @@ def import_command(
             "(helm, kustomize or docker-compose) before importing"
         ) from None
     store = Store.resolve(store_path)
+    if is_survey_csv(file):  # the instance's user survey, exported where the API is closed
+        with store.lock(customer):
+            click.echo(import_survey_csv(store, customer, file))
+        return
     with store.lock(customer), status(f"Reading {file.name}"):
         result = import_file(
             store,

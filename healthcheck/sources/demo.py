@@ -38,6 +38,7 @@ from healthcheck.catalog import Service, load_catalog
 from healthcheck.contract import METRICS
 from healthcheck.errors import ParameterError
 from healthcheck.quarters import Quarter
+from healthcheck.sources.demo_feedback import write_demo_survey
 from healthcheck.store import Deployment, Inventory, LoadRecord, Store
 
 Floats = npt.NDArray[np.float64]
@@ -314,6 +315,7 @@ def _write_customer(store: Store, customer: DemoCustomer, start: datetime, end: 
     )
     for inventory in _inventories(plan, simulation):
         store.write_inventory(customer.name, inventory)
+    write_demo_survey(store, customer.name, customer.users, customer.problems, start, end)
     store.record_load(
         customer.name,
         # loaded_at is the window end, not the wall clock, so the manifest is byte-deterministic.

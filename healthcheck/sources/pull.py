@@ -207,7 +207,7 @@ def pull(
         summary.seconds = time.monotonic() - started
         store.record_load(customer.name, _load_record(summary, rules))
         # after the metrics are safe: it may fail alone
-        summary.quality.extend(_snapshot_inventory(store, customer))
+        summary.quality.extend(_snapshot_inventory(store, customer, since, until))
         return summary
     finally:
         if deadline_seconds is not None:
@@ -537,7 +537,12 @@ def _load_record(summary: PullSummary, rules: Sequence[SeriesRule]) -> LoadRecor
     )
 
 
-def _snapshot_inventory(store: Store, customer: Customer) -> list[QualityNote]:
+def _snapshot_inventory(
+    store: Store,
+    customer: Customer,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[QualityNote]:
     """Snapshot the GraphQL inventory, with a copy of the customer's deployment override."""
     if customer.sourcegraph is None:
         if customer.deployment_config is None:
@@ -552,9 +557,11 @@ def _snapshot_inventory(store: Store, customer: Customer) -> list[QualityNote]:
                 ),
             )
         ]
+    from healthcheck.feedback.responses import keep_survey
     from healthcheck.sources.sourcegraph import fetch_inventory  # the GraphQL side, on demand
 
     inventory = fetch_inventory(customer.sourcegraph, deployment=customer.deployment)
+    inventory = keep_survey(store, customer.name, inventory, since, until)  # feedback/
     inventory, problem = with_deployment_config(inventory, customer)
     store.write_inventory(customer.name, inventory)
     return [QualityNote(kind="deployment_config", detail=problem)] if problem else []

@@ -2,8 +2,11 @@
 
 `fetch_inventory` asks one instance for its product version, user and repository counts, the
 bytes its repositories take on gitserver (``repositoryStats.gitDirBytes``), its code hosts, the
-feature add-ons in use (executors, code insights, code monitors, precise code intelligence) and,
-before 6.11, its daily, weekly and monthly active users. `check_token` tells whether the token
+feature add-ons in use (executors, code insights, code monitors, precise code intelligence),
+before 6.11 its daily, weekly and monthly active users, and the answers to its user survey
+(``surveyResponses``: score, reason, what to do better, other use case and date; never who
+answered: ``user`` and ``email`` are not asked for, and the free text is stripped of e-mail
+addresses and tokens before it leaves this module). `check_token` tells whether the token
 has the rights that needs (site admin).
 
 Sourcegraph's GraphQL API is a "debug API" without backward-compatibility guarantees, so every
@@ -41,6 +44,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from healthcheck.config import SourcegraphConnection
 from healthcheck.errors import SourceError
+from healthcheck.feedback.responses import from_graphql
 from healthcheck.redact import redact, remember_secret, url_without_password
 from healthcheck.store import Deployment, Inventory
 
@@ -54,6 +58,8 @@ DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_ATTEMPTS = 4
 CODE_HOSTS_PAGE = 500
 INSIGHT_VIEWS_PAGE = 1000
+# The survey has no cursor and no date filter: `first: totalCount`, at most this many.
+SURVEY_RESPONSES_CAP = 5000
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _MAX_RETRY_AFTER_SECONDS = 30.0
 _VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
@@ -104,6 +110,7 @@ def fetch_inventory(
         code_hosts = _code_hosts(core, gaps)
         add_ons = _feature_add_ons(client, schema, gaps)
         usage, active_30d = _usage(client, schema, version, taken_at, gaps)
+        survey = _survey(client, schema, gaps)
     return Inventory(
         taken_at=taken_at,
         source="graphql",
@@ -119,6 +126,7 @@ def fetch_inventory(
         usage_statistics=usage,
         unavailable=gaps.unavailable,
         sourcegraph_url=url_without_password(_base_url(connection)),
+        **survey,
     )
 
 
@@ -766,6 +774,23 @@ _LAST_ACTIVE = _Sel(
     ),
 )
 
+_SURVEY_TOTAL = _Sel("surveyResponses", children=(_Sel("totalCount"),))
+# Never `user`, `email` nor `id`: who answered does not leave the instance.
+_SURVEY_FIELDS = (
+    _Sel("createdAt"),
+    _Sel("score"),
+    _Sel("reason", optional=True),
+    _Sel("better", optional=True),
+    _Sel("otherUseCase", optional=True),
+)
+
+
+def _survey_selection(first: int) -> _Sel:
+    return _Sel(
+        "surveyResponses", (_Arg("first", str(first)),), (_Sel("nodes", children=_SURVEY_FIELDS),)
+    )
+
+
 # Every selection the inventory may send: the schema probe follows the types of all of them.
 _PROBED: tuple[_Sel, ...] = (
     _VERSION_FIELD,
@@ -773,6 +798,8 @@ _PROBED: tuple[_Sel, ...] = (
     *(add_on.selection for candidates in _ADD_ONS for add_on in candidates),
     _USAGE,
     _LAST_ACTIVE,
+    _SURVEY_TOTAL,
+    _survey_selection(0),
 )
 
 
@@ -946,6 +973,53 @@ def _active_from_last_active(
             "last activity as the instance records it, not Sourcegraph's MAU"
         )
     return count
+
+
+def _survey(client: _GraphQL, schema: _Schema, gaps: _Gaps) -> dict[str, Any]:
+    """The survey's responses (``survey_responses``, redacted) and what was read (``survey``).
+
+    `first: totalCount`, capped at `SURVEY_RESPONSES_CAP` (named in the notes when reached). A
+    schema without the field is "not available on this version"; an error (e.g. a token that
+    is not a site admin's) costs the survey only, and is noted.
+    """
+    try:
+        total_fitted = schema.fit(_SURVEY_TOTAL)
+        schema.fit(_survey_selection(0))
+    except _Missing as missing:
+        gaps.not_in_schema("survey_responses", "user survey", str(missing))
+        return {}
+    try:
+        data = client.query(
+            schema.operation("HealthcheckSurveyCount", [total_fitted]), name="survey count"
+        )
+        total = _as_int(_get(data, "surveyResponses", "totalCount")) or 0
+        first = min(total, SURVEY_RESPONSES_CAP)
+        nodes: list[Any] = []
+        if first > 0:
+            data = client.query(
+                schema.operation("HealthcheckSurvey", [schema.fit(_survey_selection(first))]),
+                name="survey responses",
+            )
+            nodes = _get(data, "surveyResponses", "nodes") or []
+    except _TokenProblem:
+        raise
+    except SourceError as exc:
+        gaps.notes.append(f"user survey: unavailable ({exc})")
+        return {}
+    responses, dropped = from_graphql(nodes if isinstance(nodes, list) else [])
+    note = ""
+    if total > SURVEY_RESPONSES_CAP:
+        note = (
+            f"user survey: read the first {SURVEY_RESPONSES_CAP:,} of {total:,} responses "
+            f"(the cap, SURVEY_RESPONSES_CAP); the API has no cursor nor date filter"
+        )
+        gaps.notes.append(note)
+    if dropped:
+        gaps.notes.append(f"user survey: {dropped} malformed response(s) dropped")
+    return {
+        "survey": {"total": total, "read": len(nodes), "dropped": dropped, "note": note},
+        "survey_responses": [r.model_dump(mode="json") for r in responses],
+    }
 
 
 # ---------------------------------------------------------------------- small helpers

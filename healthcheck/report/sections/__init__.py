@@ -6,6 +6,7 @@ requested), ``capacity`` (right-sizing), ``forecasts``, ``what_if``, ``disk``, `
 ``disaster_recovery``, ``data_quality``, ``method`` (the appendix). Each takes the
 `healthcheck.analysis.QuarterAnalysis` and returns escaped HTML or an SVG-only plotly figure;
 nothing here computes what the analysis computed, so a section draws in milliseconds.
+``feedback`` (what users say: the user survey) follows ``adoption``.
 """
 
 NOTEBOOK_ORDER = (
@@ -14,6 +15,7 @@ NOTEBOOK_ORDER = (
     "actions",
     "changes",
     "adoption",
+    "feedback",
     "findings",
     "alerts",
     "resources",
