@@ -408,10 +408,31 @@ def _queue(analysis: QuarterAnalysis, service: str, found: list[Finding]) -> _Sa
         goal = f"{threshold / 3600:g} h"
         return _Said(
             headline=f"the {_lower(found[0].title.split(':')[0])} waits {now} at its busiest",
-            what=f"{found[0].action.rstrip('.')}, until the wait is under {goal}",
+            what=_queue_what(analysis, found[0], goal),
             target=f"p95 wait under {goal} (now {now})",
         )
     return _generic(analysis, service, found)
+
+
+# The service that drains each queue, where more replicas drain it faster.
+QUEUE_WORKERS = {"codeintel_upload_queue_age_seconds": "precise-code-intel-worker"}
+
+
+def _queue_what(analysis: QuarterAnalysis, finding: Finding, goal: str) -> str:
+    """More workers for a queue that does not drain, as many as the right-sizing recommends
+    when it recommends more; never more memory than it recommends (one rule)."""
+    worker = QUEUE_WORKERS.get(finding.base_id.split(".", 1)[-1])
+    if worker is None:
+        return f"{finding.action.rstrip('.')}, until the wait is under {goal}"
+    row = capacity_row(analysis, worker)
+    today, then = row.get("replicas_today"), row.get("replicas_recommended")
+    if today is not None and then is not None and then > today:
+        return (
+            f"Raise {worker}'s replicas from {today:.0f} to {then:.0f}, until the wait is "
+            f"under {goal}"
+        )
+    more = f" (today {today:.0f})" if today is not None else ""
+    return f"Add {worker} replicas{more} until the wait is under {goal}"
 
 
 def _lower(text: str) -> str:
