@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from test_browser import PNG_MAGIC, Browser, browser  # noqa: F401  (fixture)
 
+from healthcheck.catalog import load_catalog
 from healthcheck.quarters import Quarter
 from healthcheck.report import render_report
 from healthcheck.sources.demo import customer_entries, demo_fleet, generate_demo_fleet
@@ -265,3 +266,68 @@ def test_a_planted_disagreement_is_found(demo_reports: dict[str, Path]) -> None:
     )
     assert values != files
     assert [d for d in disagreements(page, values) if d.startswith("memory limit of searcher")]
+
+
+REAL_VALUES = Path(__file__).parents[1] / "fixtures" / "sourcegraph-real" / "helm" / "values.yaml"
+
+
+def _leaves(node: object, prefix: str = "") -> list[str]:
+    if not isinstance(node, dict) or not node:
+        return [prefix]
+    return [p for k, v in node.items() for p in _leaves(v, f"{prefix}.{k}" if prefix else str(k))]
+
+
+def _has(document: object, dotted: str) -> bool:
+    for key in dotted.split("."):
+        if not isinstance(document, dict) or key not in document:
+            return False
+        document = document[key]
+    return True
+
+
+@pytest.mark.notebook
+def test_the_demo_override_files_apply_as_they_are(demo_reports: dict[str, Path]) -> None:
+    from ruamel.yaml import YAML
+
+    from healthcheck.analysis import analyse_quarter
+
+    written = {c: sorted(_files(p.parent)) for c, p in demo_reports.items()}
+    json_file = "recommendations/recommendations.json"
+    assert written == {  # only each customer's own format, and the JSON
+        "ironbark-financial": [json_file, "recommendations/values.yaml"],
+        "kestrel-mobility": ["recommendations/kustomize-patch.yaml", json_file],
+        "lumen-labs": ["recommendations/docker-compose.override.yaml", json_file],
+    }
+    ironbark = demo_reports["ironbark-financial"].parent
+    text = (ironbark / "recommendations/values.yaml").read_text()
+    values = YAML(typ="safe").load(text)
+    chart = YAML(typ="safe").load(REAL_VALUES.read_text())
+    assert [p for p in _leaves(values) if not _has(chart, p)] == []
+    # gitserver must grow: resize steps, not a storageSize helm upgrade cannot apply
+    assert "storageSize" not in values["gitserver"]
+    sizes = [int(s) for s in re.findall(r'repos-gitserver-\d .*"storage":"(\d+)Gi"', text)]
+    assert len(sizes) == 2 and min(sizes) >= 1210  # never below today's largest claim
+    # volumes that need not grow are not written (blobstore 100 Gi, indexed search 1,200 Gi)
+    assert "storageSize" not in values.get("blobstore", {})
+    assert "storageSize" not in values.get("indexedSearch", {})
+    # the compose override never caps a container below what it was seen to use
+    store = Store(demo_reports["lumen-labs"].parents[3] / "store")
+    lumen = analyse_quarter(store, "lumen-labs", Q3, None, as_of=REPORT_DATE, write=False)
+    capacity = lumen.analysis.capacity
+    capacity = capacity if "service" in capacity.columns else capacity.reset_index()
+    compose = demo_reports["lumen-labs"].parent / "recommendations/docker-compose.override.yaml"
+    services = YAML(typ="safe").load(compose.read_text())["services"]
+    containers = {s.name: s.compose_containers for s in load_catalog().services}
+    checked = 0
+    for service, cpu, memory in zip(
+        capacity["service"], capacity["cpu_max_cores"], capacity["memory_max_bytes"], strict=True
+    ):
+        for container in containers.get(service, []):
+            if container in services:
+                limit = services[container]
+                assert float(limit["cpus"]) >= cpu, (container, limit, cpu)
+                mem = str(limit["mem_limit"])
+                size = float(mem[:-1]) * (2**30 if mem.endswith("g") else 2**20)
+                assert size >= memory, (container, limit, memory)
+                checked += 1
+    assert checked >= 10
