@@ -331,3 +331,20 @@ def test_the_demo_override_files_apply_as_they_are(demo_reports: dict[str, Path]
                 assert size >= memory, (container, limit, memory)
                 checked += 1
     assert checked >= 10
+
+
+@pytest.mark.notebook
+def test_todays_memory_risk_is_shown_as_the_oom_kills_measured(
+    demo_reports: dict[str, Path],
+) -> None:
+    from healthcheck.report.consistency import page_text
+
+    text = page_text(demo_reports["ironbark-financial"].read_text())
+    assert "OOM kills this quarter (today's settings)" in text
+    # the backtest's replay of today's limits cannot see a kill: the measured kills stand there
+    assert re.search(r"current [\d.]+% [\d.]+% 95 OOM kills this quarter", text)
+    quiet = page_text(demo_reports["lumen-labs"].read_text())
+    assert "OOM kills this quarter (today's settings)" in quiet
+    assert "OOM kills this quarter " not in quiet.replace(
+        "OOM kills this quarter (today's settings)", ""
+    )
