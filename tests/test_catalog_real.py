@@ -191,7 +191,13 @@ def test_the_helm_output_is_applicable_to_the_real_chart(values: dict[str, Any])
     assert override["frontend"]["resources"]["limits"]["cpu"] == "8600m"
     assert override["frontend"]["resources"]["requests"] == {"cpu": "450m", "memory": "1280Mi"}
     assert override["frontend"]["resources"]["limits"]["memory"] == "9Gi"
-    assert override["searcher"]["storageSize"] == "313Gi"
+    # a standalone claim grows through values, in whole Gi; a StatefulSet's claims get resize
+    # steps instead, since helm upgrade cannot change a claim template
+    assert override["pgsql"]["storageSize"] == "313Gi"
+    templated = {s.helm_key for s in SERVICES if any(not v.standalone for v in s.volumes)}
+    assert "searcher" in templated and "gitserver" in templated
+    assert not [p for p in leaves if p.endswith(".storageSize") and p[:-12] in templated]
+    assert "kubectl patch pvc cache-searcher-0" in text and '"storage":"313Gi"' in text
 
 
 def test_the_kustomize_output_names_the_bases_workloads_containers_and_claims() -> None:

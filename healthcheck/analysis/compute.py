@@ -44,7 +44,7 @@ from healthcheck.feedback.analysis import quarter_feedback
 from healthcheck.models import LoadModel, get_recommender, recommend_for_frame, run_backtest
 from healthcheck.models.customer import NEEDED_METRICS
 from healthcheck.models.forecast import Forecaster
-from healthcheck.models.formats import render
+from healthcheck.models.formats import FILE_NAMES, recommendation_files
 from healthcheck.models.history import CONFIG_METRICS
 from healthcheck.models.ours import HealthcheckSettings
 from healthcheck.quarters import Quarter
@@ -60,13 +60,9 @@ FORECAST_RESOURCES = {
     "cpu_cores": ("cpu_usage_cores", "sum", "mean"),
     "memory_bytes": ("memory_working_set_bytes", "sum", "max"),
 }
-# The override files published beside the report: path -> format of healthcheck.models.formats.
-RECOMMENDATION_FILES = {
-    "recommendations/values.yaml": "helm",
-    "recommendations/kustomize-patch.yaml": "kustomize",
-    "recommendations/docker-compose.override.yaml": "compose",
-    "recommendations/recommendations.json": "json",
-}
+# The override files published beside the report: path -> format of healthcheck.models.formats
+# (the customer's own deployment format and the JSON are written: `recommendation_files`).
+RECOMMENDATION_FILES = {path: name for name, path in FILE_NAMES.items()}
 BACKTEST_METRICS = (
     "cpu_usage_cores",
     "memory_working_set_bytes",
@@ -172,10 +168,10 @@ def compute_analysis(
         inventory=inventory,
         checks=checks,
         recommendations=recommendations,
-        recommendation_files={
-            path: render(fmt, recommendation_objects)[0]
-            for path, fmt in RECOMMENDATION_FILES.items()
-        },
+        recommendation_files=recommendation_files(
+            recommendation_objects,
+            entry.deployment if entry is not None else getattr(inventory, "deployment", None),
+        ),
         parameters=parameter_rows(recommender_params, recommendations),
         what_if_change=change,
         usage=usage,
@@ -307,9 +303,10 @@ def what_if_frame(
 ) -> pd.DataFrame:
     """Per service: recommended CPU request and memory limit, and both under `change`."""
     try:
-        ratios = LoadModel().fit(hourly).ratios([change])
+        model = LoadModel().fit(hourly)
+        ratios, r2 = model.ratios([change]), model.r2_
     except HealthcheckError:
-        ratios = {}
+        ratios, r2 = {}, {}
     base = per_service(recommendations)
     frame = pd.DataFrame(index=pd.Index(base.index, name="service"))
     if ratios and not base.empty:
@@ -319,6 +316,9 @@ def what_if_frame(
         frame["cpu_request_cores_what_if"] = base["cpu_request_cores"] * frame["cpu_x"]
         frame["memory_limit_bytes"] = base["memory_limit_bytes"]
         frame["memory_limit_bytes_what_if"] = base["memory_limit_bytes"] * frame["memory_x"]
+        # how much of the usage the load drivers explain: the what-if's strength
+        frame["cpu_r2"] = [r2.get(f"{s}:cpu", float("nan")) for s in base.index]
+        frame["memory_r2"] = [r2.get(f"{s}:memory", float("nan")) for s in base.index]
     return frame
 
 

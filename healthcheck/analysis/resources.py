@@ -49,6 +49,18 @@ def resources_of(points: pd.DataFrame) -> pd.DataFrame:
     return summarize_resources(points[points["metric"].isin([*USAGE_METRICS, *CONFIGURED_METRICS])])
 
 
+def instances_running(used: pd.DataFrame) -> pd.Series:
+    """Per service, the instances running at once: the median over the points in time of how
+    many instances reported use. Counting every name the quarter saw would count each rollout's
+    old and new pods together (4 frontends read as 8)."""
+    if used.empty:
+        return pd.Series(dtype="float64")
+    metric = "cpu_usage_cores" if (used["metric"] == "cpu_usage_cores").any() else None
+    points = used[used["metric"] == metric] if metric else used
+    per_time = points.groupby(["service", "timestamp"], observed=True)["instance"].nunique()
+    return per_time.groupby(level="service", observed=True).median().round()
+
+
 def summarize_resources(points: pd.DataFrame) -> pd.DataFrame:
     """One row per service: CPU and memory used (p95, max) against request and limit."""
     summary = pd.DataFrame(
@@ -57,7 +69,7 @@ def summarize_resources(points: pd.DataFrame) -> pd.DataFrame:
         dtype="float64",
     )
     used = points[points["metric"].isin(list(USAGE_METRICS))]
-    summary["instances"] = _by_service(used.groupby("service", observed=True)["instance"].nunique())
+    summary["instances"] = _by_service(instances_running(used))
     for metric, (p95_column, max_column) in USAGE_METRICS.items():
         values = _metric(points, metric).groupby("service", observed=True)["value"]
         summary[p95_column] = _by_service(values.quantile(0.95))

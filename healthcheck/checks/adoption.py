@@ -58,8 +58,10 @@ def adoption(ctx: CheckContext) -> list[Finding]:
             Finding(
                 id="adoption.active_users",
                 area="adoption",
-                title=f"About {last:.0f} people use Sourcegraph on a weekday "
-                f"({change:+.0%} over the quarter)",
+                # named by its period: the quarter's weekday average is another figure (the
+                # report's usage table), and one name must not carry two numbers
+                title=f"Weekday users went from {first:,.0f} in the quarter's first 30 days to "
+                f"{last:,.0f} in its last 30 ({change:+.0%})",
                 severity=severity,
                 evidence=Evidence(
                     numbers={

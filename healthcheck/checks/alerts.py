@@ -1,5 +1,5 @@
 """Alerts over the quarter, from Sourcegraph's `alert_count`: firing time, critical, flapping,
-noisy and never-clearing alerts."""
+long-firing and never-clearing alerts."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from healthcheck.checks.base import (
     Finding,
     Severity,
     insufficient,
+    plural,
     register_check,
     rounded,
 )
@@ -33,7 +34,8 @@ def parse_alert(label: str, service: str) -> tuple[str, str]:
 @register_check(
     "alerts",
     area="alerts",
-    description="firing time per alert and level; critical, flapping, noisy, never-clearing alerts",
+    description="firing time per alert and level; critical, flapping, long-firing and "
+    "never-clearing alerts",
 )
 def alerts(ctx: CheckContext) -> list[Finding]:
     frame = ctx.metric("alerts_firing")
@@ -101,7 +103,9 @@ def _alert_finding(
     ):
         problems.append("flapping")
     if share >= ctx.threshold("alert_noisy_share"):
-        problems.append("noisy")
+        # An alert that fires this long points at a real problem (a disk filling, a service at
+        # its memory limit): "long-firing", never "noisy", which would say it can be ignored.
+        problems.append("long-firing")
     if still_firing and open_days >= ctx.threshold("alert_stuck_days"):
         problems.append("never clears")
     if problems and severity != "critical":
@@ -109,13 +113,13 @@ def _alert_finding(
     described = {
         "critical": "is a critical alert",
         "flapping": f"flaps ({len(part)} short episodes)",
-        "noisy": f"fired {share:.0%} of the quarter",
+        "long-firing": f"fired {share:.0%} of the quarter",
         "never clears": f"has fired without a break for {open_days:.0f} days",
     }
     title = (
         f"Alert {label} " + " and ".join(described[p] for p in problems)
         if problems
-        else f"Alert {label} fired {len(part)} time(s), {hours:.1f} hours in all"
+        else f"Alert {label} fired {plural(len(part), 'time')}, {hours:.1f} hours in all"
     )
     return Finding(
         # one stable id per alert whatever its problems, so a suppression keeps matching it
@@ -148,6 +152,6 @@ def _action(problems: list[str], service: str, name: str) -> str:
         return f"Fix the cause of {name} on {service} (see its entry in Sourcegraph's alerts docs)."
     if "flapping" in problems:
         return f"Fix what makes {name} on {service} come and go (usually a limit hit by bursts)."
-    if "noisy" in problems:
-        return f"{name} fires too often to be noticed: fix the cause rather than silence it."
+    if "long-firing" in problems:
+        return f"Fix the cause of {name} on {service}: it fired for a long share of the quarter."
     return "No action needed unless it recurs."

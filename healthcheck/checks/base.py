@@ -273,3 +273,8 @@ def available_checks() -> list[str]:
 
 def rounded(value: SupportsFloat, digits: int = 3) -> float:
     return round(float(value), digits)
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """ "1 warning", "2 warnings" (or `many`): never "warning(s)"."""
+    return f"{count:,} " + (noun if count == 1 else many or noun + "s")

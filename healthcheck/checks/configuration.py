@@ -23,6 +23,7 @@ from healthcheck.checks.base import (
     Finding,
     Severity,
     insufficient,
+    plural,
     register_check,
     rounded,
 )
@@ -214,7 +215,7 @@ def configuration(ctx: CheckContext) -> list[Finding]:
         Finding(
             id="configuration.reference_drift",
             area="configuration",
-            title=f"{len(reference_drift)} setting(s) differ from the reference deployment",
+            title=f"{plural(len(reference_drift), 'setting')} differ from the reference deployment",
             severity="info",
             evidence=Evidence(
                 numbers={"settings_from": origin, "drift": reference_drift},
@@ -245,8 +246,8 @@ def configuration(ctx: CheckContext) -> list[Finding]:
         Finding(
             id="configuration.rightsizing_drift",
             area="configuration",
-            title=f"{len(sizing_drift)} setting(s) differ from the right-sizing"
-            + (f", {len(short)} memory limit(s) below it" if short else ""),
+            title=f"{plural(len(sizing_drift), 'setting')} differ from the right-sizing"
+            + (f", {plural(len(short), 'memory limit')} below it" if short else ""),
             severity=severity,
             evidence=Evidence(
                 numbers={"settings_from": origin, "drift": sizing_drift},

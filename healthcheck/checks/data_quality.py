@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from healthcheck.checks.base import CheckContext, Evidence, Finding, register_check, rounded
+from healthcheck.checks.base import (
+    CheckContext,
+    Evidence,
+    Finding,
+    plural,
+    register_check,
+    rounded,
+)
 from healthcheck.checks.frames import nanoseconds
 from healthcheck.contract import METRICS
 
@@ -111,7 +118,7 @@ def _missing(ctx: CheckContext, missing: list[str], absent_addons: list[str]) ->
     return Finding(
         id="data_quality.missing_metrics",
         area="data_quality",
-        title=f"{len(missing)} metric(s) missing for the quarter"
+        title=f"{plural(len(missing), 'metric')} missing for the quarter"
         if missing
         else "Every metric the checks use has data",
         severity="warning" if missing else "ok",

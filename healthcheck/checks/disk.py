@@ -13,6 +13,7 @@ from healthcheck.checks.base import (
     Finding,
     Severity,
     insufficient,
+    plural,
     register_check,
     rounded,
 )
@@ -139,7 +140,10 @@ def _grow_action(ctx: CheckContext, service: str, subject: str) -> str:
     if deployment == "helm" and where:
         how = f"raise `{where}` in the Helm values"
         if any(not v.standalone for v in known.volumes):
-            how += " (after growing the StatefulSet's claims: `healthcheck recommend` says how)"
+            how += (
+                " (after growing the StatefulSet's claims: the recommendation's override file "
+                "lists the steps)"
+            )
     elif where:
         how = f"grow {where}"
     else:
@@ -171,7 +175,7 @@ def _missing_volumes(ctx: CheckContext, volumes: pd.DataFrame) -> list[Finding]:
         insufficient(
             "disk.runway.missing",
             "disk",
-            f"disk figures for {len(missing)} volume(s)",
+            f"disk figures for {plural(len(missing), 'volume')}",
             "no disk_used_bytes for "
             + ", ".join(missing)
             + " (docker-compose exposes gitserver's disk only; Kubernetes needs kubelet "

@@ -9,6 +9,7 @@ from healthcheck.checks.base import (
     Evidence,
     Finding,
     insufficient,
+    plural,
     register_check,
     rounded,
 )
@@ -134,25 +135,34 @@ def _short_term(ctx: CheckContext, resource: str, joined: pd.DataFrame) -> list[
         episodes = runs(high, ["service", "instance"], step)
         episodes = episodes[episodes["points"] >= needed]
     else:
-        episodes = runs(high, ["service", "instance"], step)
+        # Counted over the service, as Sourcegraph's alert fires: while any of its containers is
+        # at the threshold (two pods at once are one episode), so this count and the alert's agree.
+        at_once = high.drop_duplicates(["service", "timestamp"])
+        episodes = runs(at_once, ["service"], step)
+        episodes["instance"] = ""
     findings = []
     for service, part in episodes.groupby("service"):
         points = high[high["service"] == service]
+        hours = (
+            (points["timestamp"].nunique() if resource == "memory" else len(points))
+            * step
+            / pd.Timedelta(hours=1)
+        )
         findings.append(
             Finding(
                 id=f"saturation.{resource}.short_term:{service}",
                 area="saturation",
-                title=f"{service} peaked at {threshold:.0%} or more of its {resource.upper()} "
-                f"limit {len(part)} times",
+                title=f"{service} was at {threshold:.0%} or more of its {resource} limit "
+                f"{plural(len(part), 'time')}, {hours:,.0f} hours in all",
                 severity="warning",
                 service=str(service),
                 evidence=Evidence(
                     numbers={
                         "episodes": len(part),
-                        "hours_at_or_above": rounded(len(points) * step / pd.Timedelta(hours=1), 1),
+                        "hours_at_or_above": rounded(hours, 1),
                         "highest_ratio": rounded(points["ratio"].max()),
                         "threshold_ratio": threshold,
-                        "instances": sorted(str(i) for i in part["instance"].unique())[:10],
+                        "instances": sorted(str(i) for i in points["instance"].unique())[:10],
                     },
                     window=ctx.window,
                     chart=f"{resource} use as a share of the limit, {service}, 5-minute peaks",
@@ -433,8 +443,16 @@ def _overprovisioned(
     return Finding(
         id=f"overprovisioning.requests:{service}",
         area="overprovisioning",
-        title=f"{service} reserves far more than it uses: about {free_cores:.1f} cores and "
-        f"{free_gib:.1f} GiB could be freed",
+        title=f"{service} reserves far more than it uses: about "
+        + " and ".join(
+            part
+            for part in (
+                f"{free_cores:.1f} cores" if round(free_cores, 1) > 0 else "",
+                f"{free_gib:.1f} GiB" if round(free_gib, 1) > 0 else "",
+            )
+            if part
+        )
+        + " could be freed",
         severity=severity,
         service=service,
         evidence=Evidence(

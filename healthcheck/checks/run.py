@@ -24,12 +24,14 @@ from healthcheck.checks.base import (
     insufficient,
     resolve_thresholds,
 )
+from healthcheck.checks.impact import impact, search_spill
 from healthcheck.config import Customer, Suppression
 from healthcheck.errors import MissingDataError
 from healthcheck.quarters import Quarter
 from healthcheck.store import Store
 
-# Points an unsuppressed finding takes off its area's score of 100 (docs/checks.md).
+# Points an unsuppressed finding takes off its area's score of 100 (docs/checks.md), before its
+# impact multiplies them (healthcheck.checks.impact).
 PENALTY = {"critical": 40, "warning": 15, "info": 0, "ok": 0}
 INSUFFICIENT_PENALTY = 5
 # Weights of the areas in the overall score: what can take an instance down weighs most.
@@ -188,16 +190,26 @@ def apply_suppressions(
     return finding
 
 
+def penalty(finding: Finding) -> float:
+    """Points the finding takes off its area: its severity's, times its impact
+    (`healthcheck.checks.impact`); a flat `INSUFFICIENT_PENALTY` when it could not decide."""
+    if finding.insufficient_data:
+        return INSUFFICIENT_PENALTY
+    return PENALTY[finding.severity] * impact(finding)
+
+
 def score(findings: Sequence[Finding]) -> dict[str, int]:
-    """Per area: 100 minus the penalties of its unsuppressed findings, floored at 0. Overall: the
-    weighted mean of the areas, capped at `CRITICAL_CAP` while any critical finding stands."""
+    """Per area: 100 minus the penalties of its unsuppressed findings, floored at 0 (a search
+    service's OOM kills cost the search area too). Overall: the weighted mean of the areas,
+    capped at `CRITICAL_CAP` while any critical finding stands."""
     areas: dict[str, int] = {}
+    spill = search_spill(findings)
     for area in AREA_WEIGHTS:
         mine = [f for f in findings if f.area == area and not f.suppressed]
-        penalty = sum(
-            INSUFFICIENT_PENALTY if f.insufficient_data else PENALTY[f.severity] for f in mine
-        )
-        areas[area] = max(0, 100 - penalty)
+        lost = sum(penalty(f) for f in mine)
+        if area == "search" and spill is not None:
+            lost += PENALTY["warning"] * impact(spill)
+        areas[area] = max(0, 100 - round(lost))
     total = sum(AREA_WEIGHTS.values())
     overall = round(sum(areas[a] * w for a, w in AREA_WEIGHTS.items()) / total)
     if any(f.severity == "critical" and not f.suppressed for f in findings):

@@ -250,6 +250,8 @@ _QUEUE_ACTIONS = {
     "findings, and add indexed-search replicas if it is saturated.",
     "stale_repositories": "Read the worker (repo-updater) logs and the code-host rate limits; "
     "look for rows of gitserver_repos with a last_error.",
-    "codeintel_upload_queue_age_seconds": "precise-code-intel-worker does not keep up: raise its "
-    "replicas or memory (its memory follows the largest index).",
+    # Its memory is the right-sizing's to decide (one rule: a finding never asks for more
+    # memory while the recommendation sizes it): the backlog asks for more workers.
+    "codeintel_upload_queue_age_seconds": "precise-code-intel-worker does not keep up: add "
+    "replicas (its memory is sized by the right-sizing recommendation).",
 }

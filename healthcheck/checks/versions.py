@@ -8,6 +8,7 @@ from healthcheck.checks.base import (
     Finding,
     Severity,
     insufficient,
+    plural,
     register_check,
 )
 from healthcheck.checks.releases import Version, load_releases, upgrade_path
@@ -53,7 +54,7 @@ def versions(ctx: CheckContext) -> list[Finding]:
     title = (
         f"Sourcegraph {current} is the latest release"
         if path.minors_behind == 0
-        else f"Sourcegraph {current} is {path.minors_behind} minor release(s) behind "
+        else f"Sourcegraph {current} is {plural(path.minors_behind, 'minor release')} behind "
         f"{path.target}{support}"
     )
     stops = [f"{m.version}: {m.change}. {m.upgrade_note}" for m in path.milestones]

@@ -19,6 +19,25 @@ VOLUME_FREE_SHARE = 0.2
 REPLICA_TARGET_UTILISATION = 0.7
 
 
+def volume_capacity(frame: pd.DataFrame) -> dict[tuple[str, str], float]:
+    """Per (service, instance): the largest of its volumes' latest capacity, in bytes."""
+    out: dict[tuple[str, str], float] = {}
+    for (service, instance, _label), points in split_metric(frame, "disk_capacity_bytes").items():
+        if len(points):
+            key = (service, instance)
+            out[key] = max(out.get(key, 0.0), float(points.v[-1]))
+    return out
+
+
+def usage_peaks(frame: pd.DataFrame) -> dict[tuple[str, str], float]:
+    """Per (service, instance): the highest CPU use of any step in the history, in cores."""
+    return {
+        (service, instance): float(np.max(points.v))
+        for (service, instance, _label), points in split_metric(frame, "cpu_usage_cores").items()
+        if len(points)
+    }
+
+
 def volume_plan(
     frame: pd.DataFrame, horizon_end: int
 ) -> dict[tuple[str, str], tuple[float, float | None, str]]:

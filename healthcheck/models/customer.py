@@ -10,7 +10,7 @@ import pandas as pd
 from healthcheck.catalog import load_catalog
 from healthcheck.errors import MissingDataError, ParameterError
 from healthcheck.models.base import get_recommender
-from healthcheck.models.capacity import replica_plan, volume_plan
+from healthcheck.models.capacity import replica_plan, usage_peaks, volume_capacity, volume_plan
 from healthcheck.models.history import CONFIG_METRICS, USAGE_METRICS, timestamps_seconds
 from healthcheck.models.load import DRIVERS, LoadModel
 from healthcheck.models.pricing import PriceTable
@@ -101,11 +101,20 @@ def recommend_for_customer(
 def _add_capacity(history: pd.DataFrame, recs: list[Recommendation], horizon_end: int) -> None:
     """Volumes through the horizon, and replicas for the catalog's stateless services."""
     volumes = volume_plan(history, horizon_end)
+    today = volume_capacity(history)
+    peaks = usage_peaks(history)
     for rec in recs:
         plan = volumes.get((rec.service, rec.instance))
         if plan is not None and rec.ok:
             rec.volume_bytes, rec.days_until_full, why = plan
             rec.evidence["volume"] = why
+            if (rec.service, rec.instance) in today:
+                # the formats grow a volume only past its size today (a claim never shrinks)
+                rec.evidence["volume_today_bytes"] = today[(rec.service, rec.instance)]
+        peak = peaks.get((rec.service, rec.instance))
+        if peak is not None and rec.ok:
+            # the compose override's limits are hard caps: never below what was seen
+            rec.evidence["cpu_peak_cores"] = peak
     stateless = {s.name for s in load_catalog().services if s.stateless}
     per_pod: dict[str, float] = {}
     for rec in recs:

@@ -19,7 +19,12 @@ from ruamel.yaml import YAML
 
 from healthcheck.catalog import Catalog, Service, load_catalog
 from healthcheck.errors import ParameterError
-from healthcheck.models.recommendation import GIB, MIB, Recommendation
+from healthcheck.models.recommendation import GIB, Recommendation
+
+# How an operator rounds, one rule for the files, the report's actions and their follow-up.
+from healthcheck.units import cpu_millicores, cpu_quantity, memory_mib, memory_quantity
+
+__all__ = ["cpu_millicores", "cpu_quantity", "memory_mib", "memory_quantity"]
 
 Formatter = Callable[[list[Recommendation], Catalog], tuple[str, list[str]]]
 _FORMATS: dict[str, Formatter] = {}
@@ -66,40 +71,6 @@ def render(
             f"unknown format {name!r}; available: {', '.join(available_formats())}"
         ) from None
     return formatter([r for r in recs if r.ok], catalog or load_catalog())
-
-
-def _round_up(value: float, step: float) -> float:
-    """`value` rounded up to a whole number of `step`s (tolerating float noise just above one)."""
-    return math.ceil(round(value / step, 6)) * step
-
-
-def cpu_millicores(cores: float) -> int:
-    """Cores rounded up the way a person writes them: 10m steps below 100m, 50m below one core,
-    100m above (8583m -> 8600m)."""
-    millicores = cores * 1000
-    step = 10 if millicores < 100 else 50 if millicores < 1000 else 100
-    return max(step, int(_round_up(millicores, step)))
-
-
-def cpu_quantity(cores: float) -> str:
-    """Kubernetes CPU quantity, rounded up (`cpu_millicores`): whole cores as ``"2"``, else
-    millicores (``"750m"``), as values.yaml writes them."""
-    millicores = cpu_millicores(cores)
-    return str(millicores // 1000) if millicores % 1000 == 0 else f"{millicores}m"
-
-
-def memory_mib(value_bytes: float) -> int:
-    """Bytes rounded up to MiB the way a person writes them: 64Mi steps below 1Gi, 256Mi below
-    8Gi, whole Gi above."""
-    mib = value_bytes / MIB
-    step = 64 if mib < 1024 else 256 if mib < 8192 else 1024
-    return max(step, int(_round_up(mib, step)))
-
-
-def memory_quantity(value_bytes: float) -> str:
-    """Kubernetes memory quantity, rounded up (`memory_mib`): ``"6Gi"`` or ``"1280Mi"``."""
-    mib = memory_mib(value_bytes)
-    return f"{mib // 1024}Gi" if mib % 1024 == 0 else f"{mib}Mi"
 
 
 def storage_quantity(value_bytes: float) -> str:
@@ -241,6 +212,19 @@ def _nest(values: dict[str, Any], dotted: str, entry: dict[str, Any]) -> None:
     node.update(entry)
 
 
+def _growth(recs: list[Recommendation]) -> float | None:
+    """The volume size to grow the service's claims to, or None when none must grow: the largest
+    recommended size that is above the claim's size today (when it is known; a claim never
+    shrinks, and a size equal to today's is no change to write)."""
+    growing = [
+        r.volume_bytes
+        for r in recs
+        if r.volume_bytes is not None
+        and r.volume_bytes > float(r.evidence.get("volume_today_bytes") or 0.0) + 0.5 * GIB
+    ]
+    return max(growing) if growing else None
+
+
 def _claim_commands(service: Service, group: list[Recommendation], size: str) -> list[str]:
     """How to grow a StatefulSet's template claims by hand: one `kubectl patch pvc` per pod."""
     names = service.kubernetes
@@ -249,7 +233,7 @@ def _claim_commands(service: Service, group: list[Recommendation], size: str) ->
         {"spec": {"resources": {"requests": {"storage": size}}}}, separators=(",", ":")
     )
     return [
-        f"kubectl patch pvc {volume.claim(pod)} -p '{patch}'"
+        f"  kubectl patch pvc {volume.claim(pod)} -p '{patch}'"
         for volume in service.volumes
         if not volume.standalone
         for pod in (pods or [f"{names.workload}-0"])
@@ -279,22 +263,23 @@ def to_helm(recs: list[Recommendation], catalog: Catalog) -> tuple[str, list[str
         replicas = _largest(group, "replicas")
         if replicas is not None and service.recommends_replicas("helm"):
             entry["replicaCount"] = int(replicas)
-        volume = _largest(group, "volume_bytes")
+        volume = _growth(group)
         if volume is not None and service.volumes:
-            size = entry["storageSize"] = storage_quantity(volume)
-            key = f"{service.helm_key}.storageSize"
+            size = storage_quantity(volume)
             if any(not v.standalone for v in service.volumes):
+                # `helm upgrade` cannot change a StatefulSet's claim templates: no values change,
+                # the claims are expanded in place instead.
                 notes += [
-                    f"{key} {size}: a live StatefulSet's claim templates cannot change, so first "
-                    "grow its claims,",
-                    *(f"  {command}" for command in _claim_commands(service, group, size)),
-                    f"  then: kubectl delete statefulset {service.kubernetes.workload} "
-                    "--cascade=orphan (the pods keep running), and helm upgrade.",
+                    f"{service.name}'s volumes must grow to {size}: a StatefulSet's claim "
+                    "template cannot be changed by helm upgrade, so expand each claim where its "
+                    "StorageClass allows volume expansion (allowVolumeExpansion: true):",
+                    *_claim_commands(service, group, size),
                 ]
             else:
+                entry["storageSize"] = size
                 notes.append(
-                    f"{key} {size}: the claim {service.volumes[0].name} grows in place where its "
-                    "StorageClass allows volume expansion (a claim never shrinks)."
+                    f"{service.helm_key}.storageSize {size}: the claim {service.volumes[0].name} "
+                    "grows in place where its StorageClass allows volume expansion."
                 )
         elif volume is not None:
             left_out.append(f"{service.name}: a volume size, but the chart has no storageSize")
@@ -334,7 +319,7 @@ def to_kustomize(recs: list[Recommendation], catalog: Catalog) -> tuple[str, lis
         replicas = _largest(group, "replicas")
         if replicas is not None and service.recommends_replicas("kustomize"):
             document["spec"]["replicas"] = int(replicas)
-        volume = _largest(group, "volume_bytes")
+        volume = _growth(group)
         if volume is None:
             continue
         size = storage_quantity(volume)
@@ -348,12 +333,12 @@ def to_kustomize(recs: list[Recommendation], catalog: Catalog) -> tuple[str, lis
                         "spec": {"resources": {"requests": {"storage": size}}},
                     }
                 )
-        commands = _claim_commands(service, group, size)
-        if commands:
+        if any(not v.standalone for v in service.volumes):
             notes += [
-                f"{service.name} volume {size}: grow the StatefulSet's claims with kubectl "
-                "(its claim templates cannot change),",
-                *(f"  {command}" for command in commands),
+                f"{service.name}'s volumes must grow to {size}: a StatefulSet's claim template "
+                "cannot change, so expand each claim where its StorageClass allows volume "
+                "expansion:",
+                *_claim_commands(service, group, size),
             ]
     documents = [
         d
@@ -364,6 +349,17 @@ def to_kustomize(recs: list[Recommendation], catalog: Catalog) -> tuple[str, lis
         if not document["spec"]["template"]["spec"]["containers"]:
             del document["spec"]["template"]
     return _comment(notes) + _dump_yaml(documents + claims, documents=True), left_out
+
+
+def _peak(recs: list[Recommendation], key: str) -> float | None:
+    values = [float(r.evidence[key]) for r in recs if r.evidence.get(key) is not None]
+    return max(values) if values else None
+
+
+def _at_least(value: float | None, floor: float | None) -> float | None:
+    if value is None or floor is None:
+        return value
+    return max(value, floor)
 
 
 @register_format("compose")
@@ -377,6 +373,9 @@ def to_compose(recs: list[Recommendation], catalog: Catalog) -> tuple[str, list[
             own = [r for r in group if r.instance == container] or group
             cpu = _largest(own, "cpu_limit_cores") or _largest(own, "cpu_request_cores")
             memory = _largest(own, "memory_limit_bytes") or _largest(own, "memory_request_bytes")
+            # compose's `cpus` and `mem_limit` are hard caps: never below an observed peak
+            cpu = _at_least(cpu, _peak(own, "cpu_peak_cores"))
+            memory = _at_least(memory, _peak(own, "memory_peak_bytes"))
             entry: dict[str, Any] = {}
             if cpu is not None:
                 entry["cpus"] = f"{cpu_millicores(cpu) / 1000:g}"
@@ -386,3 +385,25 @@ def to_compose(recs: list[Recommendation], catalog: Catalog) -> tuple[str, list[
             if entry:
                 services[container] = entry
     return _dump_yaml({"services": services}), left_out
+
+
+# The files beside a report: the customer's deployment format and the JSON; the other formats
+# on request (`healthcheck recommend --format`).
+FILE_NAMES = {
+    "helm": "recommendations/values.yaml",
+    "kustomize": "recommendations/kustomize-patch.yaml",
+    "compose": "recommendations/docker-compose.override.yaml",
+    "json": "recommendations/recommendations.json",
+}
+DEPLOYMENT_FORMATS = {"helm": "helm", "kustomize": "kustomize", "docker-compose": "compose"}
+
+
+def recommendation_files(
+    recs: list[Recommendation], deployment: str | None, formats: list[str] | None = None
+) -> dict[str, str]:
+    """Path beside the report -> text: the deployment's own format (every one when the
+    deployment is unknown) and the JSON, or the `formats` asked for."""
+    if formats is None:
+        own = DEPLOYMENT_FORMATS.get(deployment or "")
+        formats = [own] if own else ["helm", "kustomize", "compose"]
+    return {FILE_NAMES[name]: render(name, recs)[0] for name in [*formats, "json"]}

@@ -76,6 +76,7 @@ class LoadModel(BaseEstimator):  # type: ignore[misc]
     Attributes
     ----------
     models_ : fitted regressions keyed by "service:resource".
+    r2_ : each regression's R² on its days: how much of the usage the drivers explain.
     drivers_ : the drivers the data has.
     latest_ : the drivers' last daily values (what a what-if changes).
     """
@@ -98,14 +99,17 @@ class LoadModel(BaseEstimator):  # type: ignore[misc]
         self.drivers_ = drivers
         self.latest_ = daily[drivers].iloc[-7:].mean()
         self.models_: dict[str, LinearRegression] = {}
+        self.r2_: dict[str, float] = {}
         for column in daily.columns:
             if ":" not in column:
                 continue
             rows = daily[column].notna()
             if rows.sum() >= self.min_days:
                 model = LinearRegression(positive=True)
-                model.fit(daily.loc[rows, drivers].to_numpy(), daily.loc[rows, column].to_numpy())
+                x, y = daily.loc[rows, drivers].to_numpy(), daily.loc[rows, column].to_numpy()
+                model.fit(x, y)
                 self.models_[column] = model
+                self.r2_[column] = float(model.score(x, y)) if np.ptp(y) > 0 else 0.0
         return self
 
     def ratios(self, changes: list[str]) -> dict[str, float]:

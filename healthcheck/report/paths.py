@@ -31,3 +31,8 @@ def resolve_reports_dir(path: str | os.PathLike[str] | None = None) -> Path:
 def report_folder(reports_dir: Path, customer: str, quarter: Quarter) -> Path:
     """``<reports_dir>/<customer>/<quarter>``, the folder of one customer's quarterly report."""
     return reports_dir / validate_customer_name(customer) / str(quarter)
+
+
+# Where the table of contents goes when the page has a first screen before it (the executive
+# summary shows it; render.py moves the table of contents from the header to here).
+TOC_SLOT = '<div class="hc-toc-slot"></div>'

@@ -40,6 +40,7 @@ from healthcheck.report.paths import (
     REPORTS_ENV,
     TEMPLATE_NAME,
     TEMPLATES,
+    TOC_SLOT,
     report_folder,
 )
 from healthcheck.store import Store
@@ -514,7 +515,10 @@ def _export(notebook: NotebookNode, header: dict[str, str]) -> str:
     )
     resources = {"metadata": {"name": title}, "healthcheck": header}
     page, _ = exporter.from_notebook_node(shown, resources=resources)
-    return page.replace(TOC_PLACEHOLDER, table_of_contents(page), 1)
+    contents = table_of_contents(page)
+    if TOC_SLOT in page:  # after the executive summary's first screen, not above it
+        return page.replace(TOC_PLACEHOLDER, "", 1).replace(TOC_SLOT, contents, 1)
+    return page.replace(TOC_PLACEHOLDER, contents, 1)
 
 
 class _Headings(HTMLParser):

@@ -72,3 +72,11 @@ def count(value: Any) -> str:
 
 def share(value: Any) -> str:
     return f"{float(value):.1%}" if present(value) else MISSING
+
+
+def signed(value: float, spec: str = ",.2f") -> str:
+    """A change with its sign, and none when it rounds to zero: "+2.78", "0.00", never "-0.00"."""
+    text = format(value, spec)
+    if not any(c.isdigit() and c != "0" for c in text):
+        return format(0.0 * value + 0.0, spec).lstrip("-")  # "-0.00" and "-0%" read as zero
+    return text if text.startswith("-") else "+" + text

@@ -129,3 +129,19 @@ def test_configuration_review_uses_the_rightsizing(results: dict[str, CheckResul
         if d["setting"] == "memory_limit" and d["ratio"] < 1
     ]
     assert [d["service"] for d in short] == ["searcher"]
+
+
+def test_ironbark_memory_peaks_count_as_the_memory_alert_does(
+    results: dict[str, CheckResult],
+) -> None:
+    """One truth: the peaks at 90 % of the limit and the alert on them are counted alike (over
+    the service, two pods at once being one episode), not 230 beside 95."""
+    (peaks,) = found(results["ironbark-financial"], "saturation.memory.short_term:searcher")
+    (alert,) = found(
+        results["ironbark-financial"],
+        "alerts.firing:warning_searcher_provisioning_container_memory_usage_short_term",
+    )
+    assert peaks.evidence.numbers["episodes"] == alert.evidence.numbers["episodes"] == 95
+    hours = peaks.evidence.numbers["hours_at_or_above"]
+    assert abs(hours - alert.evidence.numbers["firing_hours"]) < 0.5
+    assert "95 times" in peaks.title and "MEMORY" not in peaks.title

@@ -15,7 +15,13 @@ from ruamel.yaml import YAML
 from healthcheck.catalog import load_catalog
 from healthcheck.errors import ParameterError
 from healthcheck.models.capacity import volume_plan
-from healthcheck.models.formats import available_formats, cpu_quantity, memory_quantity, render
+from healthcheck.models.formats import (
+    available_formats,
+    cpu_quantity,
+    memory_quantity,
+    recommendation_files,
+    render,
+)
 from healthcheck.models.recommendation import MIB, Recommendation, insufficient
 
 
@@ -107,12 +113,12 @@ def test_helm_values_use_catalog_keys_and_the_largest_pod() -> None:
     # "do not set" removes the chart's default limit rather than leaving it under the request
     assert values["gitserver"]["resources"]["limits"]["cpu"] is None
     assert values["gitserver"]["resources"]["requests"]["cpu"] == "2"
-    assert values["gitserver"]["storageSize"] == "300Gi"
     assert "replicaCount" not in values["gitserver"]  # a StatefulSet's count is its shards
     assert left_out == ["vm-7/vm-7: not a Sourcegraph service"]
-    # a claim template cannot change on a live StatefulSet: the header says how to grow it
+    # helm upgrade cannot change a StatefulSet's claim template: resize steps, no values change
+    assert "storageSize" not in values["gitserver"]
     assert "kubectl patch pvc repos-gitserver-0" in text
-    assert "kubectl delete statefulset gitserver --cascade=orphan" in text
+    assert '"storage":"300Gi"' in text
 
 
 def test_helm_nests_dotted_keys_and_writes_replicas_only_where_the_chart_reads_them() -> None:
@@ -140,7 +146,78 @@ def test_helm_nests_dotted_keys_and_writes_replicas_only_where_the_chart_reads_t
     }  # the chart has no openTelemetry.gateway.replicaCount
     values = _yaml(render("helm", [rec("pgsql", "pgsql-0")])[0])
     assert "replicaCount" not in values["pgsql"]  # its template hard-codes one replica
-    assert values["pgsql"]["storageSize"] == "150Gi"
+    assert values["pgsql"]["storageSize"] == "150Gi"  # a standalone claim grows through values
+
+
+def _sized(service: str, instance: str, volume_gib: float, today_gib: float) -> Recommendation:
+    return Recommendation(
+        series=f"{service}/{instance}",
+        service=service,
+        instance=instance,
+        recommender="healthcheck",
+        cpu_request_cores=1.0,
+        memory_limit_bytes=2**31,
+        volume_bytes=volume_gib * 2**30,
+        evidence={"volume_today_bytes": today_gib * 2**30},
+    )
+
+
+def test_a_volume_that_need_not_grow_is_not_written() -> None:
+    recs = [
+        _sized("pgsql", "pgsql-0", 200, 200),  # as it is: no change to write
+        _sized("blobstore", "blobstore-abc12-def34", 100, 100),
+        _sized("zoekt-webserver", "indexed-search-0", 1200, 1200),
+        _sized("codeintel-db", "codeintel-db-0", 300, 200),  # must grow
+    ]
+    text, _ = render("helm", recs)
+    values = _yaml(text)
+    sizes = {key: entry.get("storageSize") for key, entry in values.items()}
+    assert sizes == {
+        "pgsql": None,
+        "blobstore": None,
+        "indexedSearch": None,
+        "codeIntelDB": "300Gi",
+    }
+    assert "kubectl patch pvc" not in text  # indexed-search is as large as it needs
+    kustomize = render("kustomize", recs)[0]
+    claims = [
+        d["metadata"]["name"]
+        for d in YAML(typ="safe").load_all(kustomize)
+        if d["kind"] == "PersistentVolumeClaim"
+    ]
+    assert claims == ["codeintel-db"]
+
+
+def test_compose_limits_are_never_below_an_observed_peak() -> None:
+    rec = Recommendation(
+        series="grafana/grafana",
+        service="grafana",
+        instance="grafana",
+        recommender="healthcheck",
+        cpu_request_cores=0.025,
+        cpu_limit_cores=0.03,
+        memory_limit_bytes=100 * MIB,
+        evidence={"cpu_peak_cores": 0.26, "memory_peak_bytes": 300 * MIB},
+    )
+    services = _yaml(render("compose", [rec])[0])["services"]
+    assert services["grafana"] == {"cpus": "0.3", "mem_limit": "320m"}
+
+
+def test_only_the_customers_deployment_format_is_written_by_default() -> None:
+    recs = _recs()
+    assert set(recommendation_files(recs, "helm")) == {
+        "recommendations/values.yaml",
+        "recommendations/recommendations.json",
+    }
+    assert set(recommendation_files(recs, "docker-compose")) == {
+        "recommendations/docker-compose.override.yaml",
+        "recommendations/recommendations.json",
+    }
+    assert len(recommendation_files(recs, None)) == 4  # unknown: every format
+    assert set(recommendation_files(recs, "helm", formats=["kustomize"])) == {
+        "recommendations/kustomize-patch.yaml",
+        "recommendations/recommendations.json",
+    }
 
 
 @pytest.mark.parametrize(

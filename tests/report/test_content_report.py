@@ -49,9 +49,15 @@ def test_the_report_has_every_section_its_files_and_no_raw_customer_text(
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "The <strong>gitserver</strong> disk is our worry" in page  # the notes open it
     assert "computed again" in page  # 2026Q2's report is missing: its summary was computed
-    for path in RECOMMENDATION_FILES:
-        assert f'href="{path}"' in page
-        assert (result.html_path.parent / path).is_file()
+    folder = result.html_path.parent
+    for path in RECOMMENDATION_FILES:  # the customer's format (Helm) and the JSON only
+        written = path in ("recommendations/values.yaml", "recommendations/recommendations.json")
+        assert (f'href="{path}"' in page) == written, path
+        assert (folder / path).is_file() == written, path
+    # our engineer's page, beside the report, by the same render
+    internal = (folder / "internal.html").read_text()
+    assert "for our engineer, not for the customer" in internal
+    assert "<script>" not in internal  # the markup in the store's names stays text
     assert result.summary_path is not None
     summary = json.loads(result.summary_path.read_text())
     assert (summary["customer"], summary["quarter"]) == (CUSTOMER, "2026Q3")

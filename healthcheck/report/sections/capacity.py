@@ -32,6 +32,7 @@ def capacity_html(analysis: QuarterAnalysis) -> str:
     frame = analysis.capacity
     if frame.empty or "cpu_request_cores_recommended" not in frame:
         return "<p>Too little history for a recommendation (at least three days are needed).</p>"
+    kills = oom_kills(analysis)
     rows = []
     for service, r in frame.iterrows():
         rows.append(
@@ -46,6 +47,7 @@ def capacity_html(analysis: QuarterAnalysis) -> str:
             f"<td>{count(r.get('replicas_today'))} → "
             f"<strong>{count(r.get('replicas_recommended'))}</strong></td>"
             f"<td>{share(r.get('cpu_exceedance'))}</td>"
+            f"<td>{kills.get(str(service), 0):,}</td>"
             f"<td>{share(r.get('memory_would_oom'))}</td>"
             "</tr>"
         )
@@ -62,9 +64,20 @@ def capacity_html(analysis: QuarterAnalysis) -> str:
         '<table class="hc-table hc-capacity"><thead><tr><th>Service</th>'
         "<th>CPU request (cores)</th><th>CPU limit (cores)</th><th>Memory limit (GiB)</th>"
         "<th>Replicas</th><th>Time CPU above the request (expected)</th>"
-        "<th>Chance of running out of memory</th></tr></thead>"
+        "<th>OOM kills this quarter (today's settings)</th>"
+        "<th>Chance of running out of memory (recommended)</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>" + cost
     )
+
+
+def oom_kills(analysis: QuarterAnalysis) -> dict[str, int]:
+    """Per service, the quarter's OOM kills: today's settings' risk as measured (a replay of
+    today's limit cannot show it: a peak never passes the limit it is killed at)."""
+    return {
+        str(f.service): int(f.evidence.numbers.get("oom_kills", 0) or 0)
+        for f in analysis.checks.findings
+        if f.base_id == "oom.kills" and f.service
+    }
 
 
 def capacity_figure(analysis: QuarterAnalysis, resource: str = "cpu") -> go.Figure:

@@ -35,12 +35,21 @@ import plotly.graph_objects as go
 
 from healthcheck.analysis import QuarterAnalysis, analyse_quarter
 from healthcheck.analysis.artefact import json_safe
+from healthcheck.checks.base import plural
 from healthcheck.checks.run import AREA_WEIGHTS
 from healthcheck.quarters import Quarter
 from healthcheck.report.charts import check_figure, label, layout
 from healthcheck.report.outputs import reports_dir
 from healthcheck.report.paths import report_folder
-from healthcheck.report.text import AREA_NAMES, USAGE_NAMES
+from healthcheck.report.sections.actions import ENGINEER_AREAS, ENGINEER_IDS
+from healthcheck.report.sections.followup import (
+    actions_summary,
+    disk_forecast_html,
+    disk_forecast_rows,
+    disk_forecasts,
+    follow_up_html,
+)
+from healthcheck.report.text import AREA_NAMES, USAGE_NAMES, signed
 from healthcheck.report.text import table as _table
 from healthcheck.report.viz import show_html
 from healthcheck.store import Store
@@ -76,6 +85,9 @@ def build_summary(analysis: QuarterAnalysis) -> dict[str, Any]:
             "usage": dict(analysis.usage),
             "actual": analysis.actual,
             "forecast": {"quarter": str(analysis.quarter.next()), "services": forecasts},
+            # followed up and judged by next quarter's report (sections.followup)
+            "actions": actions_summary(analysis),
+            "disk_forecast": disk_forecasts(analysis),
         }
     )
     return summary
@@ -179,6 +191,9 @@ def changes_html(
             "changed since this one.</p>"
         )
     change = deltas(previous, current)
+    # What is addressed to our engineer (data collection, our records) is the internal page's.
+    for side, known in (("opened", current["findings"]), ("closed", previous["findings"])):
+        change[side] = [i for i in change[side] if not _ours(i, known.get(i, {}))]
     origin = (
         "last quarter's report"
         if source == "report"
@@ -194,7 +209,8 @@ def changes_html(
             if overall is not None
             else ""
         )
-        + f"{len(change['opened'])} finding(s) opened and {len(change['closed'])} closed.</p>"
+        + f"{plural(len(change['opened']), 'finding')} opened and {len(change['closed'])} "
+        "closed.</p>"
     ]
     parts.append(_findings_list("Opened this quarter", change["opened"], current["findings"]))
     parts.append(
@@ -211,7 +227,7 @@ def changes_html(
                 USAGE_NAMES.get(key, key),
                 _figure(old),
                 _figure(new),
-                "—" if growth is None else f"{growth:+.1%}",
+                "—" if growth is None else signed(growth, ".1%"),
             )
         )
     if rows:
@@ -229,7 +245,7 @@ def changes_html(
                     f"{item['forecast'] / scale:,.2f} {unit} "
                     f"({item['low'] / scale:,.2f} to {item['high'] / scale:,.2f})",
                     f"{item['actual'] / scale:,.2f} {unit}",
-                    f"{item['error']:+.0%}"
+                    signed(item["error"], ".0%")
                     + ("" if item["within_band"] else " (outside the range)"),
                 )
             )
@@ -239,8 +255,8 @@ def changes_html(
         typical = float(np.median([abs(i["error"]) for i in items]))
         parts.append(
             "<h4>Last quarter's forecast against what happened</h4>"
-            f"<p>{inside} of {len(items)} forecasts of a service's CPU or memory fell within "
-            f"their range; the typical error was {typical:.0%}.</p>"
+            f"<p>{inside} of {len(items)} forecasts of a service's CPU or memory (the total of "
+            f"its instances) fell within their range; the typical error was {typical:.0%}.</p>"
             "<details><summary>Every service</summary>"
             + _table(
                 ("Service", "Resource", "Forecast (range)", "What happened", "Error"),
@@ -287,10 +303,22 @@ def show_changes(analysis: QuarterAnalysis, current: dict[str, Any], store: Stor
     """The notebook's "since last quarter" cell: the text shown, the figure returned."""
     previous, source = previous_summary(analysis, store)
     show_html(changes_html(previous, current, source))
+    if previous is not None:
+        show_html(disk_forecast_html(disk_forecast_rows(analysis, previous)))
+        show_html(follow_up_html(analysis, previous))
     return changes_figure(previous, current)
 
 
 # ------------------------------------------------------------------------------ helpers
+
+
+def _ours(finding_id: str, known: dict[str, Any]) -> bool:
+    """A summary's finding addressed to our engineer (`actions.owner_of`, from what it keeps)."""
+    return (
+        known.get("area") in ENGINEER_AREAS
+        or finding_id.split(":", 1)[0] in ENGINEER_IDS
+        or str(known.get("title", "")).startswith("Insufficient data")
+    )
 
 
 def _findings_list(heading: str, ids: list[str], known: dict[str, Any]) -> str:

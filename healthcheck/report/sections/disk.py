@@ -21,7 +21,7 @@ from healthcheck.report.charts import (
     thin,
 )
 from healthcheck.report.sections.findings import findings_table
-from healthcheck.report.text import table
+from healthcheck.report.text import signed, table
 from healthcheck.units import GIB
 
 MAX_VOLUMES = 8
@@ -123,7 +123,7 @@ def disk_html(analysis: QuarterAnalysis) -> str:
                 f"{row.used / GIB:,.0f}",
                 f"{row.capacity / GIB:,.0f}",
                 f"{row.used_ratio:.0%}",
-                f"{float(np.nan_to_num(row.growth_per_day)) / GIB:+,.2f}",
+                signed(float(np.nan_to_num(row.growth_per_day)) / GIB),
                 "never (not growing)"
                 if not np.isfinite(days)
                 else "more than 10 years"

@@ -1,4 +1,9 @@
-"""Findings by severity: open findings per area, and every finding worst first."""
+"""Findings by severity: open findings per area, and every finding worst first.
+
+Only what the customer can act on or should know: findings addressed to our engineer
+(`actions.is_ours`: insufficient data, data collection, values only we record, questions we
+must ask) go to the internal page (`sections.internal`); the data-quality section says what
+could not be judged, in the customer's words."""
 
 from __future__ import annotations
 
@@ -11,12 +16,13 @@ from healthcheck.analysis import QuarterAnalysis
 from healthcheck.checks.base import SEVERITY_RANK, Finding
 from healthcheck.checks.run import AREA_WEIGHTS
 from healthcheck.report.charts import SEVERITY_COLOURS, check_figure, layout, note_no_data
+from healthcheck.report.sections.actions import is_ours
 from healthcheck.report.text import AREA_NAMES, SEVERITIES, open_findings
 
 
 def findings_figure(analysis: QuarterAnalysis) -> go.Figure:
-    """Open findings per area, stacked by severity."""
-    found = open_findings(analysis.checks.findings)
+    """Open findings per area, stacked by severity (ours left to the internal page)."""
+    found = [f for f in open_findings(analysis.checks.findings) if not is_ours(f)]
     fig = go.Figure()
     if not found:
         return check_figure(note_no_data(fig, "No open finding this quarter."))
@@ -44,9 +50,10 @@ def findings_figure(analysis: QuarterAnalysis) -> go.Figure:
 
 
 def findings_table(findings: Iterable[Finding], empty: str = "<p>No finding.</p>") -> str:
-    """Findings that are not "ok", worst first, as an escaped table (suppressed ones marked)."""
+    """Findings that are not "ok" and not ours, worst first, as an escaped table (suppressed
+    ones marked)."""
     shown = sorted(
-        (f for f in findings if f.severity != "ok"),
+        (f for f in findings if f.severity != "ok" and not is_ours(f)),
         key=lambda f: (f.suppressed, -SEVERITY_RANK[f.severity], f.area, f.id),
     )
     if not shown:

@@ -16,7 +16,7 @@ from healthcheck.report.charts import (
     layout,
     note_no_data,
 )
-from healthcheck.report.text import MISSING
+from healthcheck.report.text import MISSING, signed
 from healthcheck.units import GIB
 
 FORECAST_SERVICES = 5
@@ -112,7 +112,7 @@ def forecast_html(analysis: QuarterAnalysis) -> str:
             f"<td>{now / scale:,.2f} {unit}</td>"
             f"<td>{ahead['mean'] / scale:,.2f} {unit}</td>"
             f"<td>{ahead['low'] / scale:,.2f} to {ahead['high'] / scale:,.2f}</td>"
-            f"<td>{MISSING if not np.isfinite(growth) else f'{growth:+.0%}'}</td>"
+            f"<td>{MISSING if not np.isfinite(growth) else signed(growth, '.0%')}</td>"
             "</tr>"
         )
     if not rows:

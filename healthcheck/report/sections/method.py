@@ -31,11 +31,23 @@ def backtest_html(analysis: QuarterAnalysis) -> str:
     result = analysis.backtest
     if result is None:
         return "<p>The history is too short for a backtest (about 40 days are needed).</p>"
+    killed = sum(
+        int(f.evidence.numbers.get("oom_kills", 0) or 0)
+        for f in analysis.checks.findings
+        if f.base_id == "oom.kills"
+    )
     rows = "".join(
         "<tr>"
         f"<td>{html.escape(str(r['recommender']))}</td>"
         f"<td>{share(r['cpu_exceedance'])}</td><td>{share(r['cpu_slack'])}</td>"
-        f"<td>{share(r['memory_would_oom'])}</td><td>{share(r['memory_slack'])}</td>"
+        # Today's limits are measured by their OOM kills: a replayed peak never passes the
+        # limit the container was killed at, so the replay's share would read 0 %.
+        + (
+            f"<td>{killed:,} OOM kills this quarter</td>"
+            if r["recommender"] == "current" and killed
+            else f"<td>{share(r['memory_would_oom'])}</td>"
+        )
+        + f"<td>{share(r['memory_slack'])}</td>"
         f"<td>{share(r['coverage'])}</td>"
         "</tr>"
         for r in result.rows.to_dict("records")
