@@ -10,13 +10,15 @@ quarter and, in `benchmarks/nab.py`, on the Numenta Anomaly Benchmark row by row
    `error_hours`. The best one wins: a weekly rhythm once there are weeks of it, a daily one
    after a few days, the recent level before that or for a signal with no rhythm. Short windows
    follow the quarter's trend; medians ignore a few outliers.
-2. **Score.** ``z = (value - level) / max(1.4826 * error, relative_floor * |level|,
-   absolute_floor)``: how many (robust) standard deviations of the winner's own errors the
-   point is off, in the signal's bad direction (up for latency and errors; both for the
-   benchmark). The first `warmup_hours` of a series get no score.
-3. **Hysteresis.** An episode opens when ``z >= z_on`` for `enter_minutes` in a row (a blip
-   shorter than that is no incident) and closes after `exit_minutes` in a row with ``z < z_off``
-   (a degradation that wavers is one episode, not many). A gap longer than `max_gap_minutes`
+2. **Score.** ``z = (value - level) / max(scale, relative_floor * |level|, absolute_floor)``
+   where the scale is the `error_quantile` of the winner's absolute errors over the same
+   `error_hours`: z above 1 is a miss larger than nearly every miss of the past week, so
+   heavy-tailed noise does not read as an anomaly. In the signal's bad direction (up for
+   latency and errors; both for the benchmark). The first `warmup_hours` get no score.
+3. **Hysteresis.** An episode opens once points have stayed at ``z >= z_run`` for
+   `enter_minutes` in a row with at least one at ``z >= z_on`` (a blip shorter than that is no
+   incident), and closes after `exit_minutes` in a row under ``z_off`` (a degradation that
+   wavers is one episode, not many). A gap longer than `max_gap_minutes`
    between points closes an open episode at its last point: time without data is unknown.
 
 An episode starts at the first point of the run that opened it; `opened_at` is when the
@@ -37,7 +39,6 @@ Direction = Literal["up", "down", "both"]
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
 
-_MAD_TO_SIGMA = 1.4826
 _MINUTE_NS = 60 * 10**9
 
 
@@ -46,15 +47,17 @@ class DetectorSettings:
     """The detector's parameters: one place, used by the product and by the benchmark alike."""
 
     weeks: int = 4  # hour-of-week baseline: this many past weeks
-    days: int = 7  # hour-of-day baseline: this many past days
-    recent_hours: float = 24.0  # the recent baseline: this many past hours
+    days: int = 3  # hour-of-day baseline: this many past days
+    recent_hours: float = 12.0  # the recent baseline: this many past hours
     min_points: int = 8  # a baseline needs at least this many past points
     warmup_hours: float = 48.0  # no score before the series has this much history
     error_hours: float = 168.0  # a baseline is judged by its errors over this many past hours
+    error_quantile: float = 0.999  # the scale: this quantile of the winner's absolute errors
     relative_floor: float = 0.05  # the spread is at least this share of the level ...
     absolute_floor: float = 1e-9  # ... and at least this (a flat signal still has a scale)
-    z_on: float = 5.0  # a point is anomalous from this many spreads off the level ...
-    z_off: float = 2.5  # ... and an episode lasts while points stay this far off
+    z_on: float = 1.1  # a point is anomalous from this many scales off the level ...
+    z_run: float = 0.5  # ... an episode opens on a run of points this far off with one such ...
+    z_off: float = 0.2  # ... and lasts while points stay this far off
     enter_minutes: float = 15.0  # anomalous this long in a row to open an episode
     exit_minutes: float = 15.0  # back under z_off this long in a row to close it
     max_gap_minutes: float = 30.0  # a longer stretch without points closes an open episode
@@ -96,32 +99,27 @@ def robust_scores(
         [
             _level(series, hour_of_week, settings.weeks * per_hour, settings.min_points),
             _level(series, hour_of_day, settings.days * per_hour, settings.min_points),
-            _level(
-                series,
-                None,
-                max(settings.min_points, round(settings.recent_hours * per_hour)),
-                settings.min_points,
-            ),
+            _level(series, None, round(settings.recent_hours * per_hour), settings.min_points),
         ]
     )
     # How well each candidate predicted the points before this one: the median absolute error
     # over the last `error_hours` (a weekly rhythm beats a flat weekend on Monday morning).
     window = max(settings.min_points, round(settings.error_hours * per_hour))
-    errors = np.vstack(
-        [
-            pd.Series(np.abs(x - level))
-            .shift(1)
-            .rolling(window, min_periods=settings.min_points)
-            .median()
-            .to_numpy(dtype=np.float64)
-            for level in levels
-        ]
-    )
+    residuals = [
+        pd.Series(np.abs(x - level)).shift(1).rolling(window, min_periods=settings.min_points)
+        for level in levels
+    ]
+    errors = np.vstack([r.median().to_numpy(dtype=np.float64) for r in residuals])
     known = np.isfinite(errors) & np.isfinite(levels)
     choice = np.argmin(np.where(known, errors, np.inf), axis=0)
     columns = np.arange(len(x))
     level = levels[choice, columns]
-    spread = errors[choice, columns] * _MAD_TO_SIGMA
+    # The scale: the winner's large errors (its `error_quantile` over the same hours), so that
+    # heavy-tailed noise does not read as anomalies.
+    tails = np.vstack(
+        [r.quantile(settings.error_quantile).to_numpy(dtype=np.float64) for r in residuals]
+    )
+    spread = tails[choice, columns]
     scale = np.maximum.reduce(
         [
             np.nan_to_num(spread, nan=0.0),
@@ -144,6 +142,7 @@ def _level(
     series: pd.Series, slots: npt.NDArray[np.int_] | None, window: int, min_points: int
 ) -> Floats:
     """The median of the last `window` points before each point (of the point's slot)."""
+    window = max(window, min_points)
     if slots is None:
         median = series.shift(1).rolling(window, min_periods=min_points).median()
     else:
@@ -171,12 +170,15 @@ def episodes(
     max_gap = settings.max_gap_minutes * _MINUTE_NS
     filled = np.nan_to_num(z, nan=0.0)
     hot = filled >= settings.z_on
+    run = filled >= settings.z_run
     warm = filled >= settings.z_off
     if forced is not None:
         hot |= forced
+        run |= forced
         warm |= forced
     found: list[Episode] = []
-    run_start = -1  # first point of the current run of hot points
+    run_start = -1  # first point of the current run of warm points
+    run_hot = False  # whether a hot point is in that run
     open_first = -1  # the open episode's first point
     open_opened = -1
     last_warm = -1
@@ -186,14 +188,16 @@ def episodes(
             if open_first >= 0:
                 found.append(_close(open_first, last_warm, open_opened, filled))
                 open_first = -1
-            run_start = -1
+            run_start, run_hot = -1, False
         if open_first < 0:
-            if hot[i]:
-                run_start = i if run_start < 0 else run_start
-                if i - run_start + 1 >= enter:
+            if run[i]:
+                if run_start < 0:
+                    run_start, run_hot = i, False
+                run_hot |= bool(hot[i])
+                if run_hot and i - run_start + 1 >= enter:
                     open_first, open_opened, last_warm, cool = run_start, i, i, 0
             else:
-                run_start = -1
+                run_start, run_hot = -1, False
             continue
         if warm[i]:
             last_warm, cool = i, 0
@@ -201,7 +205,7 @@ def episodes(
             cool += 1
             if cool >= leave:
                 found.append(_close(open_first, last_warm, open_opened, filled))
-                open_first, run_start = -1, -1
+                open_first, run_start, run_hot = -1, -1, False
     if open_first >= 0:
         found.append(_close(open_first, last_warm, open_opened, filled))
     return found

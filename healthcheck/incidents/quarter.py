@@ -34,8 +34,10 @@ LATENCY_BASIS = (
 )
 MERGE_GAP_NS = 15 * 60 * 10**9  # anomalies closer than this are one incident
 ALERT_LEAD_NS = 15 * 60 * 10**9  # an alert that began this long before the start still counts
-MAJOR_MINUTES = 45.0  # an incident this long or longer is at least major
-CRITICAL_ERROR_RATIO = 0.10  # ... and critical when this share of requests fail
+MAJOR_MINUTES = 45.0  # an incident this long or longer is major when users felt it:
+BREACH_MINUTES = 15.0  # ... search missed its objective this long,
+LONG_MINUTES = 120.0  # ... or it lasted this long (a degradation under the objective)
+CRITICAL_ERROR_RATIO = 0.10  # a major incident is critical when this share of requests fail
 CRITICAL_SLOW_MINUTES = 30.0  # ... or p99 stays above the objective this long
 
 
@@ -214,13 +216,14 @@ def _incident(
     minutes = (last - first) / 60e9
     step_minutes = _step(series[LATENCY].index.to_numpy(dtype=np.int64)) / 60e9
     slow_minutes = float((latency >= limits[LATENCY]).sum()) * step_minutes
+    breach_minutes = _breach_minutes(latency, errors, limits, step_minutes)
     mean_errors = float(errors.mean()) if len(errors) else None
     causes = ranked_causes(events, first, last)
     services = sorted({"frontend", *(c.service for c in causes)})
     alert, delay = _caught_by(alert_starts, first, last, services)
     peak_errors = float(errors.max()) if len(errors) else 0.0
     severity = "minor"
-    if minutes >= MAJOR_MINUTES:
+    if minutes >= MAJOR_MINUTES and (breach_minutes >= BREACH_MINUTES or minutes >= LONG_MINUTES):
         severity = "major"
         if peak_errors >= CRITICAL_ERROR_RATIO or slow_minutes >= CRITICAL_SLOW_MINUTES:
             severity = "critical"
@@ -240,6 +243,15 @@ def _incident(
         alert=alert,
         detection_delay_minutes=delay,
     )
+
+
+def _breach_minutes(
+    latency: pd.Series, errors: pd.Series, limits: Mapping[str, float], step_minutes: float
+) -> float:
+    """How long search missed its objective (p99 or 5xx share) during the incident."""
+    frame = pd.DataFrame({LATENCY: latency, ERRORS: errors})
+    missed = (frame[LATENCY] >= limits[LATENCY]) | (frame[ERRORS] >= limits[ERRORS])
+    return float(missed.sum()) * step_minutes
 
 
 def _caught_by(
