@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from healthcheck.checks.run import CheckResult
+from healthcheck.incidents.model import QuarterIncidents
 from healthcheck.quarters import Quarter
 from healthcheck.store import Inventory, Store
 
@@ -123,6 +124,7 @@ class QuarterAnalysis:
     disk_runway: pd.DataFrame  # per volume: used, capacity, growth, days until full
     disk_daily: pd.DataFrame  # service, instance, label, day, value (daily peak used)
     coverage: pd.DataFrame  # day, share of the day's steps with a point
+    incidents: QuarterIncidents | None = None  # count, availability, one row per incident
 
     @property
     def title(self) -> str:
@@ -194,6 +196,9 @@ class QuarterAnalysis:
             disk_runway=tables["disk_runway"],
             disk_daily=tables["disk_daily"],
             coverage=tables["coverage"],
+            incidents=QuarterIncidents.from_json(doc["incidents"])
+            if doc.get("incidents")
+            else None,
         )
 
     def _document(self) -> dict[str, Any]:
@@ -229,6 +234,7 @@ class QuarterAnalysis:
                 "actual": self.actual,
                 "minor_releases": [[k, d.isoformat()] for k, d in self.minor_releases],
                 "backtest": backtest,
+                "incidents": None if self.incidents is None else self.incidents.to_json(),
             }
         )
         return document

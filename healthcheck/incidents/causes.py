@@ -61,31 +61,30 @@ def change_events(metrics: Mapping[str, pd.DataFrame]) -> list[Change]:
     rollout_steps = _rollout_steps(restarts)
     changes = [
         *_new_pods(metrics.get("cpu_usage_cores")),
-        *(c for c in restarts if c.at_ns in rollout_steps),
+        *(_as_rollout(c) for c in restarts if c.at_ns in rollout_steps),
         *_crossings(_disk_ratio(metrics), DISK_FULL, "disk_full"),
         *_counted(metrics.get("oom_kills"), "oom_kill"),
         *(c for c in restarts if c.at_ns not in rollout_steps),
         *_crossings(_memory_ratio(metrics), MEMORY_SATURATED, "saturation"),
         *_crossings(_frame_ratio(metrics.get("cpu_throttled_ratio")), THROTTLED, "saturation"),
     ]
-    rolled = {c.at_ns for c in changes if c.kind == "rollout"}
-    changes = [
-        Change("rollout", c.service, c.at_ns, c.amount, c.instances)
-        if c.kind == "restart" and c.at_ns in rolled
-        else c
-        for c in changes
-    ]
     return sorted(changes, key=lambda c: (c.at_ns, KIND_ORDER[c.kind]))
+
+
+def _as_rollout(change: Change) -> Change:
+    return Change("rollout", change.service, change.at_ns, change.amount, change.instances)
 
 
 def ranked_causes(changes: list[Change], first: int, last: int) -> list[Cause]:
     """The incident's probable causes, most probable first (see the module's docstring)."""
     began: dict[tuple[str, str], list[Change]] = {}
     for change in changes:
+        # a rollout is one change, whichever services it replaced
+        key = (change.kind, "" if change.kind == "rollout" else change.service)
         if first - LOOKBACK_NS <= change.at_ns <= first + GRACE_NS:
-            began.setdefault((change.kind, change.service), []).append(change)
-        elif first + GRACE_NS < change.at_ns <= last and (change.kind, change.service) in began:
-            began[(change.kind, change.service)].append(change)
+            began.setdefault(key, []).append(change)
+        elif first + GRACE_NS < change.at_ns <= last and key in began:
+            began[key].append(change)
     ordered = sorted(
         began.items(),
         key=lambda item: ((item[1][0].at_ns - first) // TIE_NS, KIND_ORDER[item[0][0]]),
@@ -95,13 +94,16 @@ def ranked_causes(changes: list[Change], first: int, last: int) -> list[Cause]:
 
 def _cause(kind: str, service: str, found: list[Change]) -> Cause:
     at = pd.Timestamp(found[0].at_ns, unit="ns", tz="UTC").to_pydatetime()
+    services = sorted({c.service for c in found})
+    service = service or ", ".join(services)
     instances = sorted({i for c in found for i in c.instances})
     shown = ", ".join(instances[:4]) + (
         f" and {len(instances) - 4} more" if len(instances) > 4 else ""
     )
     amount = sum(c.amount for c in found)
     detail = {
-        "rollout": f"{len(instances)} containers replaced or restarted ({shown})",
+        "rollout": f"{len(instances)} containers of {len(services)} services replaced or "
+        f"restarted ({shown})",
         "disk_full": f"{shown} at {max(c.amount for c in found):.0%} of its capacity",
         "oom_kill": f"{amount:.0f} OOM kills ({shown})",
         "restart": f"{amount:.0f} restarts ({shown})",

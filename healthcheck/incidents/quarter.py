@@ -219,7 +219,7 @@ def _incident(
     breach_minutes = _breach_minutes(latency, errors, limits, step_minutes)
     mean_errors = float(errors.mean()) if len(errors) else None
     causes = ranked_causes(events, first, last)
-    services = sorted({"frontend", *(c.service for c in causes)})
+    services = sorted({"frontend", *(s for c in causes for s in c.service.split(", "))})
     alert, delay = _caught_by(alert_starts, first, last, services)
     peak_errors = float(errors.max()) if len(errors) else 0.0
     severity = "minor"
