@@ -58,7 +58,8 @@ def incidents_figure(analysis: QuarterAnalysis) -> go.Figure:
                 mode="lines+markers",
                 name=row,
                 line={"color": COLOURS[row], "width": 14},
-                marker={"size": 6, "color": COLOURS[row]},
+                # an incident of minutes is a dot on a quarter's axis: the marker keeps it seen
+                marker={"size": 11, "color": COLOURS[row], "symbol": "line-ns-open"},
                 hovertemplate="%{text}<extra></extra>",
                 connectgaps=False,
             )
@@ -69,7 +70,12 @@ def incidents_figure(analysis: QuarterAnalysis) -> go.Figure:
             "range": [analysis.quarter.start.isoformat(), analysis.quarter.end.isoformat()],
             "type": "date",
         },
-        yaxis={"categoryorder": "array", "categoryarray": list(reversed(ROWS))},
+        yaxis={
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": list(reversed(ROWS)),
+            "range": [-0.5, len(ROWS) - 0.5],
+        },
         showlegend=False,
         **layout(height=260),
     )
