@@ -105,12 +105,16 @@ def main() -> None:
         )
         row: dict[str, object] = {}
         for p, prof in profiles.items():
-            shipped = corpus_score(files, scores, settings.z_on, prof)[0]
+            shipped, as_shipped = corpus_score(files, scores, settings.z_on, prof)
             threshold, best = best_threshold(files, scores, prof, list(candidates))
             _, per_file = corpus_score(files, scores, threshold, prof)
             row[p] = round(best, 2)
             row[f"{p} threshold (z)"] = round(float(threshold), 2)
             row[f"{p} as shipped"] = round(shipped, 2)
+            row[f"{p} as shipped found / false positives"] = (
+                f"{sum(s.detected_windows for s in as_shipped)}/"
+                f"{sum(s.false_positives for s in as_shipped)}"
+            )
             row[f"{p} windows found"] = (
                 f"{sum(s.detected_windows for s in per_file)}/{sum(s.windows for s in per_file)}"
             )

@@ -16,13 +16,14 @@ quarter and, in `benchmarks/nab.py`, on the Numenta Anomaly Benchmark row by row
    heavy-tailed noise does not read as an anomaly. In the signal's bad direction (up for
    latency and errors; both for the benchmark). The first `warmup_hours` get no score.
 3. **Hysteresis.** An episode opens once points have stayed at ``z >= z_run`` for
-   `enter_minutes` in a row with at least one at ``z >= z_on`` (a blip shorter than that is no
-   incident), and closes after `exit_minutes` in a row under ``z_off`` (a degradation that
-   wavers is one episode, not many). A gap longer than `max_gap_minutes`
-   between points closes an open episode at its last point: time without data is unknown.
+   `enter_minutes` in a row and the last `enter_minutes` of them average ``z >= z_on`` (a blip
+   shorter than that, or one fluke between ordinary points, is no incident), and closes after
+   `exit_minutes` in a row under ``z_off`` (a degradation that wavers is one episode, not
+   many). A gap longer than `max_gap_minutes` between points closes an open episode at its last
+   point: time without data is unknown.
 
-An episode starts at the first point of the run that opened it; `opened_at` is when the
-detector could say so (the first point of that run plus `enter_minutes`).
+An episode starts at the first point of its opening run at ``z >= z_on``; `opened` is the point
+at which the detector could say so (causal: the end of that run).
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ class DetectorSettings:
     error_quantile: float = 0.999  # the scale: this quantile of the winner's absolute errors
     relative_floor: float = 0.05  # the spread is at least this share of the level ...
     absolute_floor: float = 1e-9  # ... and at least this (a flat signal still has a scale)
-    z_on: float = 1.1  # a point is anomalous from this many scales off the level ...
-    z_run: float = 0.5  # ... an episode opens on a run of points this far off with one such ...
+    z_on: float = 1.0  # an episode opens on a run of points this far off on average ...
+    z_run: float = 0.2  # ... each at least this far off ...
     z_off: float = 0.2  # ... and lasts while points stay this far off
     enter_minutes: float = 15.0  # anomalous this long in a row to open an episode
     exit_minutes: float = 15.0  # back under z_off this long in a row to close it
@@ -172,13 +173,15 @@ def episodes(
     hot = filled >= settings.z_on
     run = filled >= settings.z_run
     warm = filled >= settings.z_off
+    strength = filled.copy()
     if forced is not None:
         hot |= forced
         run |= forced
         warm |= forced
+        strength[forced] = np.maximum(strength[forced], settings.z_on)
     found: list[Episode] = []
-    run_start = -1  # first point of the current run of warm points
-    run_hot = False  # whether a hot point is in that run
+    run_start = -1  # first point of the current run of points at z_run or more
+    first_hot = -1  # the run's first point at z_on or more
     open_first = -1  # the open episode's first point
     open_opened = -1
     last_warm = -1
@@ -188,16 +191,22 @@ def episodes(
             if open_first >= 0:
                 found.append(_close(open_first, last_warm, open_opened, filled))
                 open_first = -1
-            run_start, run_hot = -1, False
+            run_start, first_hot = -1, -1
         if open_first < 0:
             if run[i]:
                 if run_start < 0:
-                    run_start, run_hot = i, False
-                run_hot |= bool(hot[i])
-                if run_hot and i - run_start + 1 >= enter:
-                    open_first, open_opened, last_warm, cool = run_start, i, i, 0
+                    run_start, first_hot = i, -1
+                if hot[i] and first_hot < 0:
+                    first_hot = i
+                # the last `enter` points must be off by z_on on average: three points each
+                # barely off, or one fluke and two ordinary ones, are noise
+                strong = float(np.mean(strength[max(run_start, i - enter + 1) : i + 1]))
+                if strong >= settings.z_on and i - run_start + 1 >= enter:
+                    # it starts at its first point off by z_on (the run's first points may be
+                    # ordinary ones just above z_run)
+                    open_first, open_opened, last_warm, cool = first_hot, i, i, 0
             else:
-                run_start, run_hot = -1, False
+                run_start, first_hot = -1, -1
             continue
         if warm[i]:
             last_warm, cool = i, 0
@@ -205,7 +214,7 @@ def episodes(
             cool += 1
             if cool >= leave:
                 found.append(_close(open_first, last_warm, open_opened, filled))
-                open_first, run_start, run_hot = -1, -1, False
+                open_first, run_start, first_hot = -1, -1, -1
     if open_first >= 0:
         found.append(_close(open_first, last_warm, open_opened, filled))
     return found
