@@ -47,6 +47,7 @@ def test_the_section_escapes_and_names_the_gap() -> None:
     page = incidents_html(analysis_with(found))
     assert "<script>x" not in page and "&lt;script&gt;x" in page
     assert "out-of-memory kills" in page and "no alert fired: a monitoring gap" in page
+    assert "<td>enter_minutes</td><td>15</td>" in page
     assert "p99 up to 15.6 s; 1.5% of requests failed" in page
     figure = incidents_figure(analysis_with(found))
     assert [t.name for t in figure.data] == ["critical", "major", "minor", "monitoring down"]

@@ -87,7 +87,7 @@ def incidents_html(analysis: QuarterAnalysis) -> str:
     found = analysis.incidents
     if found is None:
         return "<p>Incidents were not analysed for this quarter.</p>"
-    return _figures(found) + _signals(found) + _table(found)
+    return _figures(found) + _signals(found) + _table(found) + _method(found)
 
 
 def _figures(found: QuarterIncidents) -> str:
@@ -155,6 +155,21 @@ def _table(found: QuarterIncidents) -> str:
         ("Start", "Duration", "Severity", "What users saw", "Probable cause", "Alert"),
         rows,
         escaped=True,
+    )
+
+
+def _method(found: QuarterIncidents) -> str:
+    """The detector's parameters as applied, folded (docs/incidents.md explains each)."""
+    rows = [(p["name"], p["value"]) for p in found.parameters]
+    if not rows:
+        return ""
+    return (
+        "<details><summary>How incidents are found (the detector's parameters)</summary>"
+        "<p>Each signal is compared with what is usual for that hour of the week, day or the last "
+        "hours (whichever predicted it best), in units of its largest misses of the past week; "
+        "an incident needs 15 minutes of it.</p>"
+        + table(("Parameter", "Value"), rows)
+        + "</details>"
     )
 
 
