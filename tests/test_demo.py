@@ -589,5 +589,8 @@ def test_the_healthy_customer_is_healthy_everywhere(store: Store) -> None:
     peak = memory.groupby("instance", observed=True)["value"].max()
     assert (peak / limits.groupby("instance", observed=True)["value"].max()).max() < 0.8
     assert read(store, healthy.name, "oom_kills")["value"].sum() == 0
-    assert read(store, healthy.name, "container_restarts")["value"].sum() == 0
+    # docker-compose recreates every container at an upgrade (one per quarter): nothing else
+    restarts = read(store, healthy.name, "container_restarts")
+    assert set(restarts["value"].unique()) == {0.0, 1.0}
+    assert restarts.loc[restarts["value"] > 0, "timestamp"].nunique() == 2
     assert (disk_runways(store, healthy.name)["runway_days"] > 365).all()

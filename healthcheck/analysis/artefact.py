@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from healthcheck.checks.run import CheckResult
 from healthcheck.feedback.model import QuarterFeedback
+from healthcheck.incidents.model import QuarterIncidents
 from healthcheck.quarters import Quarter
 from healthcheck.store import Inventory, Store
 
@@ -125,6 +126,7 @@ class QuarterAnalysis:
     disk_daily: pd.DataFrame  # service, instance, label, day, value (daily peak used)
     coverage: pd.DataFrame  # day, share of the day's steps with a point
     feedback: QuarterFeedback | None = None  # the user survey: NPS, responses, themes
+    incidents: QuarterIncidents | None = None  # count, availability, one row per incident
 
     @property
     def title(self) -> str:
@@ -197,6 +199,9 @@ class QuarterAnalysis:
             disk_daily=tables["disk_daily"],
             coverage=tables["coverage"],
             feedback=QuarterFeedback.from_dict(doc["feedback"]) if doc.get("feedback") else None,
+            incidents=QuarterIncidents.from_json(doc["incidents"])
+            if doc.get("incidents")
+            else None,
         )
 
     def _document(self) -> dict[str, Any]:
@@ -233,6 +238,7 @@ class QuarterAnalysis:
                 "minor_releases": [[k, d.isoformat()] for k, d in self.minor_releases],
                 "backtest": backtest,
                 "feedback": None if self.feedback is None else self.feedback.to_dict(),
+                "incidents": None if self.incidents is None else self.incidents.to_json(),
             }
         )
         return document

@@ -41,6 +41,7 @@ from healthcheck.config import Customer
 from healthcheck.contract import METRICS, empty_metrics_frame
 from healthcheck.errors import HealthcheckError, MissingDataError
 from healthcheck.feedback.analysis import quarter_feedback
+from healthcheck.incidents.analysis import analyse_incidents
 from healthcheck.models import LoadModel, get_recommender, recommend_for_frame, run_backtest
 from healthcheck.models.customer import NEEDED_METRICS
 from healthcheck.models.forecast import Forecaster
@@ -138,6 +139,7 @@ def compute_analysis(
         rightsizing=False,
         metrics=quarter_metrics,
     )
+    incidents = analyse_incidents(store, customer, quarter, quarter_metrics, entry)
     # What the quarter's points give, then they go: the history's hourly step comes next.
     inventory = store.latest_inventory(customer, at=quarter.end)
     resources = resources_of(quarter_history)
@@ -193,6 +195,7 @@ def compute_analysis(
         ),
         coverage=coverage,
         feedback=quarter_feedback(store, customer, quarter, checks.findings),
+        incidents=incidents,
     )
     # Through the files and back: a fresh analysis and a reused one are the same objects.
     computed = QuarterAnalysis.from_files(analysis.to_files())

@@ -32,10 +32,11 @@ from healthcheck.quarters import Quarter
 from healthcheck.store import Store
 
 # Raise when the artefact's layout or meaning changes without a source change it would catch.
-SCHEMA_VERSION = 4  # 3: the user survey's feedback; 4: deployment files, what-if R², follow-up
+# 3: the user survey; 4: deployment files, what-if R², follow-up; 5: incidents
+SCHEMA_VERSION = 5
 PACKAGE = Path(__file__).resolve().parent.parent
 # What analyses: every source file under these folders, and these modules.
-ANALYSING_PACKAGES = ("analysis", "checks", "models", "catalog", "feedback")
+ANALYSING_PACKAGES = ("analysis", "checks", "models", "catalog", "feedback", "incidents")
 ANALYSING_MODULES = ("contract.py", "quarters.py", "units.py", "store.py")
 REPOSITORY = PACKAGE.parent
 _ONE_MICROSECOND = timedelta(microseconds=1)

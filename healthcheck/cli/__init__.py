@@ -127,6 +127,7 @@ from healthcheck.cli import export as _export  # noqa: E402, F401
 from healthcheck.cli import fleet as _fleet  # noqa: E402, F401
 from healthcheck.cli import forget as _forget  # noqa: E402, F401
 from healthcheck.cli import imports as _imports  # noqa: E402, F401
+from healthcheck.cli import incidents as _incidents  # noqa: E402, F401
 from healthcheck.cli import list as _list  # noqa: E402, F401
 from healthcheck.cli import models as _models  # noqa: E402, F401
 from healthcheck.cli import pull as _pull  # noqa: E402, F401

@@ -39,6 +39,7 @@ from healthcheck.contract import METRICS
 from healthcheck.errors import ParameterError
 from healthcheck.quarters import Quarter
 from healthcheck.sources.demo_feedback import write_demo_survey
+from healthcheck.sources.demo_incidents import IncidentPlanter
 from healthcheck.store import Deployment, Inventory, LoadRecord, Store
 
 Floats = npt.NDArray[np.float64]
@@ -1032,10 +1033,12 @@ def _metric_frames(plan: _Plan, simulation: _Simulation) -> Iterator[pd.DataFram
     for metric in _QUEUE_METRICS:
         builders[metric] = functools.partial(queues.__getitem__, metric)
     categories = _Categories.of(plan)
+    planter = IncidentPlanter(plan)  # the incidents of data/demo/README.md
     for metric in METRICS:
         series = builders[metric]()
         if series:
-            yield _frame(plan, categories, metric, series)
+            yield from planter.apply(_frame(plan, categories, metric, series))
+    yield from planter.flush()
 
 
 def _usage_series(plan: _Plan, simulation: _Simulation, field: str) -> list[_Series]:

@@ -1,7 +1,8 @@
 """The report's sections, one module each, in the notebook's order.
 
 ``overview``, ``executive_summary`` (with ``actions``: the five most important), ``changes``
-(since last quarter), ``adoption``, ``findings``, ``alerts``, ``resources`` (used against
+(since last quarter), ``adoption``, ``findings``, ``alerts``, ``incidents`` (and availability),
+``resources`` (used against
 requested), ``capacity`` (right-sizing), ``forecasts``, ``what_if``, ``disk``, ``upgrades``,
 ``disaster_recovery``, ``data_quality``, ``method`` (the appendix). Each takes the
 `healthcheck.analysis.QuarterAnalysis` and returns escaped HTML or an SVG-only plotly figure;
@@ -18,6 +19,7 @@ NOTEBOOK_ORDER = (
     "feedback",
     "findings",
     "alerts",
+    "incidents",
     "resources",
     "capacity",
     "forecasts",
