@@ -75,3 +75,8 @@ def memory_quantity(value_bytes: float) -> str:
     """Kubernetes memory quantity, rounded up (`memory_mib`): ``"6Gi"`` or ``"1280Mi"``."""
     mib = memory_mib(value_bytes)
     return f"{mib // 1024}Gi" if mib % 1024 == 0 else f"{mib}Mi"
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """ "1 warning", "2 warnings" (or `many`): never "warning(s)"."""
+    return f"{count:,} " + (noun if count == 1 else many or noun + "s")

@@ -22,6 +22,7 @@ from healthcheck.errors import ParameterError
 from healthcheck.quarters import Quarter
 from healthcheck.store import Inventory, Store
 from healthcheck.units import DAY, MINUTE, parse_duration
+from healthcheck.units import plural as plural  # the checks spell counts with it
 
 Severity = Literal["critical", "warning", "info", "ok"]
 SEVERITY_RANK: dict[str, int] = {"ok": 0, "info": 1, "warning": 2, "critical": 3}
@@ -273,8 +274,3 @@ def available_checks() -> list[str]:
 
 def rounded(value: SupportsFloat, digits: int = 3) -> float:
     return round(float(value), digits)
-
-
-def plural(count: int, noun: str, many: str | None = None) -> str:
-    """ "1 warning", "2 warnings" (or `many`): never "warning(s)"."""
-    return f"{count:,} " + (noun if count == 1 else many or noun + "s")

@@ -18,6 +18,7 @@ from healthcheck.feedback.responses import SurveyResponse, in_quarter, stored_re
 from healthcheck.feedback.themes import THEME_SETTINGS, find_themes
 from healthcheck.quarters import Quarter
 from healthcheck.store import Store
+from healthcheck.units import plural
 
 
 def quarter_feedback(
@@ -59,7 +60,7 @@ def _themes(
 ) -> tuple[list[Theme], str]:
     if len(current) < MIN_RESPONSES_FOR_THEMES:
         return [], (
-            f"{len(current)} response(s) this quarter, fewer than the "
+            f"{plural(len(current), 'response')} this quarter, fewer than the "
             f"{MIN_RESPONSES_FOR_THEMES} themes need: none are drawn from so few"
         )
     answered = [r for r in current if r.text]

@@ -31,6 +31,7 @@ from healthcheck.errors import ParameterError, StoreError
 from healthcheck.quarters import Quarter
 from healthcheck.redact import redact_free_text
 from healthcheck.store import Inventory, Store
+from healthcheck.units import plural
 
 FEEDBACK_FILE = Path("feedback") / "responses.json"
 CSV_COLUMNS = ("createdAt", "score", "reason", "better", "otherUseCase")
@@ -279,6 +280,7 @@ def import_survey_csv(store: Store, customer: str, path: Path) -> str:
     first = min(r.created_at for r in responses)
     last = max(r.created_at for r in responses)
     return (
-        f"Imported {recorded.kept:,} survey response(s) ({first:%Y-%m-%d} to {last:%Y-%m-%d}) "
+        f"Imported {plural(recorded.kept, 'survey response')} "
+        f"({first:%Y-%m-%d} to {last:%Y-%m-%d}) "
         f"from {path.name} into {store.root / customer}."
     )

@@ -53,7 +53,7 @@ def test_kestrel_gets_nps_and_count_but_no_themes(feedback: dict[str, QuarterFee
     kestrel = feedback["kestrel-mobility"]
     assert kestrel.responses == 8 and kestrel.nps is not None
     assert kestrel.themes == []
-    assert kestrel.themes_note.startswith("8 response(s) this quarter, fewer than the 20")
+    assert kestrel.themes_note.startswith("8 responses this quarter, fewer than the 20")
     assert [s.responses for s in kestrel.trend] == [31, 8]
 
 

@@ -84,7 +84,7 @@ def test_fewer_than_20_responses_get_scores_but_no_themes() -> None:
     feedback = analyse_feedback(answers(Q3, [2] * 19, ["search is slow"] * 19), Q3, [OOM])
     assert feedback.responses == 19 and feedback.nps == -100.0
     assert feedback.themes == []
-    assert feedback.themes_note.startswith("19 response(s) this quarter, fewer than the 20")
+    assert feedback.themes_note.startswith("19 responses this quarter, fewer than the 20")
 
 
 def test_no_response_at_all_is_not_available() -> None:

@@ -36,7 +36,7 @@ def test_a_survey_csv_is_imported_redacted_and_merged(tmp_path: Path) -> None:
     )
     result = run(tmp_path, str(path), "--customer", "acme")
     assert result.exit_code == 0, result.output
-    assert "Imported 3 survey response(s) (2026-07-03 to 2026-09-01)" in result.stdout
+    assert "Imported 3 survey responses (2026-07-03 to 2026-09-01)" in result.stdout
     again = run(tmp_path, str(path), "--customer", "acme")  # a re-import adds nothing
     assert again.exit_code == 0, again.output
 

@@ -75,7 +75,7 @@ def test_planted_identities_reach_no_output_and_the_section_is_there(
               "--store", str(store.root)],
     )  # fmt: skip
     assert imported.exit_code == 0, imported.output
-    assert "Imported 42 survey response(s)" in imported.stdout
+    assert "Imported 42 survey responses" in imported.stdout
 
     result = render_report(
         store=store,
@@ -86,7 +86,7 @@ def test_planted_identities_reach_no_output_and_the_section_is_there(
     )
     page = result.html_path.read_text(encoding="utf-8")
     assert "What users say" in re.findall(r"<h2[^>]*>(.*?)<", page)
-    assert "Net Promoter Score" in page and "from 30 response(s) in 2026Q3" in page
+    assert "Net Promoter Score" in page and "from 30 responses in 2026Q3" in page
     assert "[email removed]" in page and "<q>" in page  # quotes, with the address gone
     assert SCRIPT not in page and "&lt;script&gt;" in page
 

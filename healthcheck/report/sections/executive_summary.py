@@ -23,6 +23,7 @@ from healthcheck.report.sections.actions import (
     top_actions_html,
 )
 from healthcheck.report.text import AREA_NAMES, SEVERITIES, open_findings
+from healthcheck.units import plural
 
 
 def first_screen_html(analysis: QuarterAnalysis, previous: Mapping[str, Any] | None) -> str:
@@ -107,11 +108,6 @@ def executive_summary_html(analysis: QuarterAnalysis, notes_path: Path | None = 
         "warning; the overall score weighs the areas that can take the instance down "
         "(CPU and memory pressure, out-of-memory kills, disk space) most.</p>"
     )
-
-
-def plural(count: int, noun: str) -> str:
-    """ "1 warning", "2 warnings": never "warning(s)"."""
-    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def score_figure(analysis: QuarterAnalysis) -> go.Figure:

@@ -11,6 +11,7 @@ from healthcheck.analysis import QuarterAnalysis
 from healthcheck.feedback.model import QuarterFeedback, Theme
 from healthcheck.report.charts import SEVERITY_COLOURS, check_figure, layout, note_no_data
 from healthcheck.report.text import table
+from healthcheck.units import plural
 
 _GROUPS = (  # (scores, name, colour): detractors, passives, promoters
     (range(0, 7), "detractors (0-6)", SEVERITY_COLOURS["critical"]),
@@ -34,7 +35,7 @@ def feedback_figure(analysis: QuarterAnalysis) -> go.Figure:
                 y=[counts[s] for s in scores],
                 name=name,
                 marker={"color": colour},
-                hovertemplate="score %{x}: %{y} response(s)<extra></extra>",
+                hovertemplate="score %{x}: %{y} responses<extra></extra>",
             )
         )
     fig.update_layout(
@@ -92,9 +93,10 @@ def _headline(feedback: QuarterFeedback) -> str:
     moved = "" if change is None else f" ({change:+.0f} since last quarter)"
     return (
         f"<p><strong>Net Promoter Score {feedback.nps:+.0f}</strong>{moved}, from "
-        f"{feedback.responses} response(s) in {html.escape(feedback.quarter)}: "
-        f"{feedback.scores.promoters} promoter(s), {feedback.scores.passives} passive(s), "
-        f"{feedback.scores.detractors} detractor(s); average score "
+        f"{plural(feedback.responses, 'response')} in {html.escape(feedback.quarter)}: "
+        f"{plural(feedback.scores.promoters, 'promoter')}, "
+        f"{plural(feedback.scores.passives, 'passive')}, "
+        f"{plural(feedback.scores.detractors, 'detractor')}; average score "
         f"{feedback.average:.1f} of 10. {feedback.with_text} wrote something.</p>"
     )
 
