@@ -22,6 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from healthcheck.cli import cli, customers_option, reports_option, store_option
+from healthcheck.cli.report import pdf_options
 from healthcheck.config import Customer, load_customers, resolve_customers_path
 from healthcheck.errors import ConfigError, ParameterError
 from healthcheck.fleet.task import Outcome, largest_first
@@ -72,6 +73,7 @@ def fleet_group() -> None:
     show_default=True,
     help="Seconds to wait for a customer another run is working on before calling it busy.",
 )
+@pdf_options
 @store_option
 @customers_option
 @reports_option
@@ -84,6 +86,8 @@ def fleet_run(
     force: bool,
     timeout_seconds: float,
     lock_wait_seconds: float,
+    pdf: bool,
+    paper: str,
     store_path: Path,
     customers_path: Path | None,
     reports_path: Path | None,
@@ -101,6 +105,10 @@ def fleet_run(
     quarter = Quarter.parse(quarter_text)
     customers_file = resolve_customers_path(customers_path).absolute()
     chosen = _chosen(customers_file, only)
+    if pdf:
+        from healthcheck.report.pdf import find_chromium
+
+        find_chromium()  # one line now, not a failure per customer later
     reports_dir = resolve_reports_dir(reports_path).absolute()
     store = Store.resolve(store_path)
     # The largest customers first: no worker is left alone with a large one at the end.
@@ -118,6 +126,7 @@ def fleet_run(
             force=force,
             timeout_seconds=timeout_seconds,
             lock_wait_seconds=lock_wait_seconds,
+            pdf_paper=paper.lower() if pdf else None,
         )
         for customer in chosen
     ]

@@ -149,8 +149,13 @@ def check_figure(fig: go.Figure) -> go.Figure:
 
 
 def _rounded(values: Any) -> Any:
-    """Numbers to four significant digits (NaN stays a gap); anything else as it was."""
+    """Numbers to four significant digits (NaN stays a gap); anything else as it was.
+
+    Text stays text even when it reads as a number: a version "5.10" is not 5.1.
+    """
     if values is None or len(values) == 0:
+        return values
+    if any(isinstance(v, str | bytes) for v in values):
         return values
     try:
         numbers = np.asarray(values, dtype=np.float64)

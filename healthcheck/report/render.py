@@ -514,7 +514,9 @@ def _export(notebook: NotebookNode, header: dict[str, str]) -> str:
     )
     resources = {"metadata": {"name": title}, "healthcheck": header}
     page, _ = exporter.from_notebook_node(shown, resources=resources)
-    return page.replace(TOC_PLACEHOLDER, table_of_contents(page), 1)
+    from healthcheck.report.wrap import break_long_words
+
+    return break_long_words(page.replace(TOC_PLACEHOLDER, table_of_contents(page), 1))
 
 
 class _Headings(HTMLParser):

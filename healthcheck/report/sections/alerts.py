@@ -52,7 +52,7 @@ def alerts_figure(analysis: QuarterAnalysis) -> go.Figure:
         title="Hours each alert fired per day"
         + (f" (the {MAX_ALERT_LINES} longest)" if len(totals) > MAX_ALERT_LINES else ""),
         yaxis={"title": "hours firing", "range": [0, 24.5]},
-        **layout(height=420),
+        **layout(height=310),
     )
     return check_figure(fig)
 

@@ -100,7 +100,7 @@ def capacity_figure(analysis: QuarterAnalysis, resource: str = "cpu") -> go.Figu
         title=title,
         xaxis={"title": unit, "rangemode": "tozero"},
         yaxis={"autorange": "reversed", "type": "category"},
-        **layout(height=140 + 26 * len(names)),
+        **layout(height=90 + 15 * len(names)),
     )
     return check_figure(fig)
 

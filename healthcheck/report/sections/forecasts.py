@@ -92,7 +92,7 @@ def forecast_figure(analysis: QuarterAnalysis, resource: str = "cpu_cores") -> g
     fig.update_layout(
         title=f"{what}, this quarter and forecast to {analysis.quarter.next()}'s end",
         yaxis={"title": unit, "rangemode": "tozero"},
-        **layout(height=420),
+        **layout(height=310),
     )
     return check_figure(fig)
 
