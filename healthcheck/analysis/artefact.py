@@ -50,6 +50,7 @@ TABLES = (
     "disk_runway",
     "disk_daily",
     "coverage",
+    "queue_daily",
 )
 
 
@@ -123,6 +124,7 @@ class QuarterAnalysis:
     disk_runway: pd.DataFrame  # per volume: used, capacity, growth, days until full
     disk_daily: pd.DataFrame  # service, instance, label, day, value (daily peak used)
     coverage: pd.DataFrame  # day, share of the day's steps with a point
+    queue_daily: pd.DataFrame  # metric, label, day, value: each queue's daily peak
 
     @property
     def title(self) -> str:
@@ -194,6 +196,7 @@ class QuarterAnalysis:
             disk_runway=tables["disk_runway"],
             disk_daily=tables["disk_daily"],
             coverage=tables["coverage"],
+            queue_daily=tables["queue_daily"],
         )
 
     def _document(self) -> dict[str, Any]:

@@ -153,10 +153,10 @@ def write_indexes(
 
 
 def missing_analyses(store: Store, today: date) -> list[tuple[str, Quarter, date]]:
-    """The analyses the index needs and the store lacks: (customer, quarter, as of), for each
-    customer's latest complete quarter (as of today, as its report would be) and the one
-    before it (as of its end, for the trend)."""
-    from healthcheck.analysis.artefact import stored_key
+    """The analyses the index needs and the store lacks (or holds in a layout this version
+    cannot read): (customer, quarter, as of), for each customer's latest complete quarter (as
+    of today, as its report would be) and the one before it (as of its end, for the trend)."""
+    from healthcheck.analysis import read_artefact
 
     wanted: list[tuple[str, Quarter, date]] = []
     for customer in store.customers():
@@ -170,7 +170,7 @@ def missing_analyses(store: Store, today: date) -> list[tuple[str, Quarter, date
         wanted += [
             (customer, quarter, as_of)
             for quarter, as_of in pairs
-            if stored_key(store, customer, quarter) is None
+            if read_artefact(store, customer, quarter) is None
         ]
     return wanted
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import itertools
 import json
 import os
@@ -25,6 +26,11 @@ import websocket
 
 CHROMIUM = os.environ.get("HEALTHCHECK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 TIMEOUT = 30.0  # seconds for the browser to start, a page to load, a command to answer
+
+
+def figure_id(key: str) -> str:
+    """The div id `healthcheck.report.viz.figure_bundle` gives the chart shown with `key`."""
+    return "fig-" + hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:12]
 
 
 class BrowserStartError(RuntimeError):

@@ -99,6 +99,12 @@ def test_every_chart_drew_an_svg(page: Page) -> None:
 
 
 @pytest.mark.notebook
+def test_no_two_labels_of_a_chart_overlap(page: Page) -> None:
+    script = (Path(__file__).parent / "overlapping_labels.js").read_text()
+    assert page.evaluate(script) == []
+
+
+@pytest.mark.notebook
 def test_every_table_of_contents_link_has_its_target(page: Page) -> None:
     links = page.evaluate(
         "[...document.querySelectorAll('nav.hc-toc a')].map(a => a.getAttribute('href'))"

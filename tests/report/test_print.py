@@ -20,11 +20,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from chromium import TIMEOUT, Browser, Page
+from chromium import TIMEOUT, Browser, Page, figure_id
 
+from healthcheck.analysis import read_artefact
 from healthcheck.quarters import Quarter
 from healthcheck.report import render_report
 from healthcheck.report.pdf import PAPERS, write_pdf
+from healthcheck.report.sections.queues import queue_findings
 from healthcheck.sources.demo import (
     REPORT_CUSTOMER,
     customer_entries,
@@ -123,6 +125,8 @@ def test_page_one_as_a_png(pdf: Path) -> None:
 class Printed:
     page: Page
     drawn: list[float]  # each chart's width as drawn on screen, as `write_pdf` draws it
+    overlapping: list[list[str]]  # pairs of chart texts that intersect, as drawn
+    queue_panels: int  # the plot areas of the queues chart
 
 
 @pytest.fixture(scope="module")
@@ -138,13 +142,21 @@ def printed(browser: Browser, report: Path) -> Printed:
         "[...document.querySelectorAll('.plotly-graph-div')]"
         ".map(d => d.querySelector('svg.main-svg').getBoundingClientRect().width)"
     )
+    overlapping = page.evaluate(OVERLAPPING_LABELS)
+    queue_panels = page.evaluate(
+        f"document.getElementById('{figure_id('queues')}')"
+        ".querySelectorAll('.cartesianlayer .subplot').length"
+    )
     devtools = browser.devtools
     devtools.send("Emulation.setEmulatedMedia", page.session, media="print")
     devtools.send("Emulation.setDeviceMetricsOverride", page.session, width=a4.printable_width_px,
                   height=1000, deviceScaleFactor=1, mobile=False)  # fmt: skip
-    return Printed(page, drawn)
+    return Printed(page, drawn, overlapping, queue_panels)
 
 
+# Pairs of texts of one chart (ticks, titles, legend, annotations) whose glyph boxes intersect,
+# rotation included: a label a reader cannot read.
+OVERLAPPING_LABELS = (Path(__file__).parent / "overlapping_labels.js").read_text()
 DRAWN = """(() => {
   const charts = [...document.querySelectorAll('div.plotly-graph-div')];
   return charts.length > 0 && charts.every(d => d.querySelector('svg.main-svg'));
@@ -191,6 +203,19 @@ def test_in_print_no_toolbar_and_headings_stay_with_their_content(printed: Print
     assert set(styles["modebars"]) <= {"none"}
     assert styles["headings"] and set(styles["headings"]) == {"avoid"}
     assert styles["rows"] and set(styles["rows"]) == {"avoid"}
+
+
+def test_no_two_labels_of_a_chart_overlap(printed: Printed) -> None:
+    assert printed.overlapping == []
+
+
+def test_a_chart_panel_for_every_queue_finding(printed: Printed, report: Path) -> None:
+    store = Store(report.parents[3] / "store")
+    analysis = read_artefact(store, REPORT_CUSTOMER, QUARTER)
+    assert analysis is not None
+    findings = queue_findings(analysis)
+    assert len(findings) >= 3  # indexing backlog, sync lag, code-intel uploads
+    assert printed.queue_panels == len(findings)
 
 
 def test_a_missing_chromium_is_one_line(report: Path, tmp_path: Path) -> None:

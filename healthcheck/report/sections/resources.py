@@ -127,17 +127,13 @@ def memory_share_figure(shares: pd.DataFrame) -> go.Figure:
         if len(others)
         else ""
     )
+    title = "Daily peak memory, % of the limit: the services closest to it"
     fig.update_layout(
-        title="Daily peak memory, % of the limit (the services closest to it)",
+        title={"text": title, "subtitle": {"text": html.escape(note)}} if note else title,
         showlegend=False,
-        **_layout(height=90 + 150 * rows),
+        **_layout(height=110 + 150 * rows),
     )
-    if note:
-        fig.add_annotation(
-            text=html.escape(note), showarrow=False, xref="paper", yref="paper",
-            x=0, y=-0.02, yanchor="top", xanchor="left", font_size=11,
-        )  # fmt: skip
-        fig.update_layout(margin={"b": 35})
+    fig.update_layout(margin={"t": 90 if note else 60})
     return check_figure(fig)
 
 
