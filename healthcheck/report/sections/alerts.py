@@ -61,7 +61,8 @@ def alerts_figure(analysis: QuarterAnalysis) -> go.Figure:
         )
     for first, last in gaps:
         fig.add_vrect(
-            x0=first, x1=last + pd.Timedelta(days=1), fillcolor=_GAP_COLOUR, opacity=0.3,
+            x0=f"{first:%Y-%m-%d}", x1=f"{last + pd.Timedelta(days=1):%Y-%m-%d}",
+            fillcolor=_GAP_COLOUR, opacity=0.3,
             line_width=0, layer="below",
         )  # fmt: skip
     if gaps:  # a legend entry for the shading
