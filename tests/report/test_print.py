@@ -127,6 +127,7 @@ class Printed:
     drawn: list[float]  # each chart's width as drawn on screen, as `write_pdf` draws it
     overlapping: list[list[str]]  # pairs of chart texts that intersect, as drawn
     queue_panels: int  # the plot areas of the queues chart
+    service_labels: dict[str, int]  # the service names on the per-service charts' axis
 
 
 @pytest.fixture(scope="module")
@@ -147,16 +148,23 @@ def printed(browser: Browser, report: Path) -> Printed:
         f"document.getElementById('{figure_id('queues')}')"
         ".querySelectorAll('.cartesianlayer .subplot').length"
     )
+    service_labels = {
+        key: page.evaluate(
+            f"document.getElementById('{figure_id(key)}').querySelectorAll('.ytick text').length"
+        )
+        for key in PER_SERVICE_CHARTS
+    }
     devtools = browser.devtools
     devtools.send("Emulation.setEmulatedMedia", page.session, media="print")
     devtools.send("Emulation.setDeviceMetricsOverride", page.session, width=a4.printable_width_px,
                   height=1000, deviceScaleFactor=1, mobile=False)  # fmt: skip
-    return Printed(page, drawn, overlapping, queue_panels)
+    return Printed(page, drawn, overlapping, queue_panels, service_labels)
 
 
 # Pairs of texts of one chart (ticks, titles, legend, annotations) whose glyph boxes intersect,
 # rotation included: a label a reader cannot read.
 OVERLAPPING_LABELS = (Path(__file__).parent / "overlapping_labels.js").read_text()
+PER_SERVICE_CHARTS = ("cpu", "memory", "capacity-cpu", "capacity-memory")
 DRAWN = """(() => {
   const charts = [...document.querySelectorAll('div.plotly-graph-div')];
   return charts.length > 0 && charts.every(d => d.querySelector('svg.main-svg'));
@@ -207,6 +215,12 @@ def test_in_print_no_toolbar_and_headings_stay_with_their_content(printed: Print
 
 def test_no_two_labels_of_a_chart_overlap(printed: Printed) -> None:
     assert printed.overlapping == []
+
+
+def test_the_per_service_charts_name_every_service(printed: Printed, report: Path) -> None:
+    analysis = read_artefact(Store(report.parents[3] / "store"), REPORT_CUSTOMER, QUARTER)
+    assert analysis is not None
+    assert printed.service_labels == dict.fromkeys(PER_SERVICE_CHARTS, len(analysis.resources))
 
 
 def test_a_chart_panel_for_every_queue_finding(printed: Printed, report: Path) -> None:

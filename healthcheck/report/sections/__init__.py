@@ -1,8 +1,8 @@
 """The report's sections, one module each, in the notebook's order.
 
 ``overview``, ``executive_summary`` (with ``actions``: the five most important), ``changes``
-(since last quarter), ``adoption``, ``findings``, ``alerts``, ``resources`` (used against
-requested), ``capacity`` (right-sizing), ``forecasts``, ``what_if``, ``disk``, ``upgrades``,
+(since last quarter), ``adoption``, ``findings``, ``alerts``, ``queues``, ``resources`` (used
+against requested), ``capacity`` (right-sizing), ``forecasts``, ``what_if``, ``disk``, ``upgrades``,
 ``disaster_recovery``, ``data_quality``, ``method`` (the appendix). Each takes the
 `healthcheck.analysis.QuarterAnalysis` and returns escaped HTML or an SVG-only plotly figure;
 nothing here computes what the analysis computed, so a section draws in milliseconds.
@@ -16,6 +16,7 @@ NOTEBOOK_ORDER = (
     "adoption",
     "findings",
     "alerts",
+    "queues",
     "resources",
     "capacity",
     "forecasts",

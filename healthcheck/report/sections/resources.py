@@ -175,8 +175,9 @@ def usage_figure(
     fig.update_layout(
         title=title,
         xaxis={"title": unit, "rangemode": "tozero"},
-        yaxis={"autorange": "reversed", "type": "category"},
-        **_layout(height=90 + 15 * len(labels)),
+        # every service named: plotly drops category labels that would touch, so they are small
+        yaxis={"autorange": "reversed", "type": "category", "dtick": 1, "tickfont": {"size": 10}},
+        **_layout(height=90 + 17 * len(labels)),
     )
     if summary.empty:
         _note_no_data(fig, "No usage was recorded this quarter.")

@@ -83,7 +83,15 @@ def upgrades_figure(analysis: QuarterAnalysis) -> go.Figure:
     fig.update_layout(
         title="Sourcegraph minor releases of the last two years (red: the one running)",
         # Versions in version order (6.9 before 6.10), each its own row, labelled as written.
-        yaxis={"type": "category", "categoryorder": "array", "categoryarray": names, "title": None},
+        # every release named (plotly drops category labels that would touch)
+        yaxis={
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": names,
+            "title": None,
+            "dtick": 1,
+            "tickfont": {"size": 9},
+        },
         showlegend=False,
         **layout(height=110 + 13 * len(shown)),
     )
