@@ -232,6 +232,23 @@ def test_a_chart_panel_for_every_queue_finding(printed: Printed, report: Path) -
     assert printed.queue_panels == len(findings)
 
 
+def test_letter_on_request_and_a_failed_print_keeps_the_last_pdf(
+    report: Path, pdf: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "report.html"
+    copy.write_bytes(report.read_bytes())
+    letter = write_pdf(copy, "letter")
+    size = re.search(r"Page size:\s+([\d.]+) x ([\d.]+)", _run("pdfinfo", str(letter)))
+    assert size is not None and (round(float(size[1])), round(float(size[2]))) == (612, 792)
+    before = letter.read_bytes()
+    from healthcheck.errors import ReportError
+
+    with pytest.raises(ReportError, match=r"Chromium failed to print|wrote no PDF"):
+        write_pdf(copy, "letter", chromium="/bin/false")
+    assert letter.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.pdf"]
+
+
 def test_a_missing_chromium_is_one_line(report: Path, tmp_path: Path) -> None:
     from healthcheck.errors import ReportError
 
