@@ -105,7 +105,7 @@ def forecast_figure(analysis: QuarterAnalysis, resource: str = "cpu_cores") -> g
             "subtitle": {"text": "dashed: the forecast, shaded: its range, dotted red: the limit"},
         },
         showlegend=False,
-        **layout(height=120 + 190 * rows),
+        **layout(height=120 + 160 * rows),
     )
     fig.update_layout(margin={"t": 90})
     return check_figure(fig)

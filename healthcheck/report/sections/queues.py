@@ -92,7 +92,7 @@ def queues_figure(analysis: QuarterAnalysis) -> go.Figure:
     fig.update_layout(
         title="Queues: each day's peak; dashed: warning, dotted: critical",
         showlegend=False,
-        **layout(height=110 + 190 * rows),
+        **layout(height=100 + 170 * rows),
     )
     fig.update_layout(margin={"t": 80})
     return check_figure(fig)
