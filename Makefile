@@ -22,11 +22,13 @@ install: $(VENV)/.runtime
 demo: $(VENV)/.runtime
 	$(BIN)/healthcheck demo
 
-# Debian packages the tests run for real: a Prometheus server (and promtool to backfill it), and
-# Chromium, which opens a rendered report headless (tests/report/test_browser.py).
-SYSTEM_PACKAGES := prometheus chromium
+# Debian packages the tests run for real: a Prometheus server (and promtool to backfill it),
+# Chromium, which opens a rendered report headless and prints it (tests/report/test_browser.py,
+# test_print.py), and poppler-utils, whose pdftotext and pdftoppm read the PDF back. Each as
+# command:package.
+SYSTEM_PACKAGES := prometheus:prometheus chromium:chromium pdftoppm:poppler-utils
 system-deps:
-	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $${p%%:*} >/dev/null || missing="$$missing $${p#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -52,6 +52,7 @@ TABLES = (
     "disk_runway",
     "disk_daily",
     "coverage",
+    "queue_daily",
 )
 
 
@@ -125,6 +126,7 @@ class QuarterAnalysis:
     disk_runway: pd.DataFrame  # per volume: used, capacity, growth, days until full
     disk_daily: pd.DataFrame  # service, instance, label, day, value (daily peak used)
     coverage: pd.DataFrame  # day, share of the day's steps with a point
+    queue_daily: pd.DataFrame  # metric, label, day, value: each queue's daily peak
     feedback: QuarterFeedback | None = None  # the user survey: NPS, responses, themes
     incidents: QuarterIncidents | None = None  # count, availability, one row per incident
 
@@ -198,6 +200,7 @@ class QuarterAnalysis:
             disk_runway=tables["disk_runway"],
             disk_daily=tables["disk_daily"],
             coverage=tables["coverage"],
+            queue_daily=tables["queue_daily"],
             feedback=QuarterFeedback.from_dict(doc["feedback"]) if doc.get("feedback") else None,
             incidents=QuarterIncidents.from_json(doc["incidents"])
             if doc.get("incidents")

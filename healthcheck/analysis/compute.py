@@ -25,6 +25,7 @@ from healthcheck.analysis.artefact import (
     json_safe,
 )
 from healthcheck.analysis.memory import give_back_memory
+from healthcheck.analysis.queues import queue_daily
 from healthcheck.analysis.resample import daily, day_of, hourly_frame
 from healthcheck.analysis.resources import (
     capacity_frame,
@@ -148,6 +149,7 @@ def compute_analysis(
     coverage = coverage_by_day(quarter_history, quarter)
     usage = usage_figures(quarter_metrics, inventory)
     alerts = alert_days(quarter_metrics["alerts_firing"])
+    queues = queue_daily(quarter_metrics)
     runway = disk_runway(quarter_metrics["disk_used_bytes"], quarter_metrics["disk_capacity_bytes"])
     del quarter_history, quarter_metrics, stamps, inside
     give_back_memory()
@@ -194,6 +196,7 @@ def compute_analysis(
             by=["service", "instance", "label"],
         ),
         coverage=coverage,
+        queue_daily=queues,
         feedback=quarter_feedback(store, customer, quarter, checks.findings),
         incidents=incidents,
     )

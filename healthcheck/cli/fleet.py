@@ -22,6 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from healthcheck.cli import cli, customers_option, reports_option, store_option
+from healthcheck.cli.report import pdf_options
 from healthcheck.config import Customer, load_customers, resolve_customers_path
 from healthcheck.errors import ConfigError, ParameterError
 from healthcheck.fleet.task import Outcome, largest_first
@@ -72,6 +73,7 @@ def fleet_group() -> None:
     show_default=True,
     help="Seconds to wait for a customer another run is working on before calling it busy.",
 )
+@pdf_options
 @store_option
 @customers_option
 @reports_option
@@ -84,6 +86,8 @@ def fleet_run(
     force: bool,
     timeout_seconds: float,
     lock_wait_seconds: float,
+    pdf: bool,
+    paper: str,
     store_path: Path,
     customers_path: Path | None,
     reports_path: Path | None,
@@ -101,6 +105,10 @@ def fleet_run(
     quarter = Quarter.parse(quarter_text)
     customers_file = resolve_customers_path(customers_path).absolute()
     chosen = _chosen(customers_file, only)
+    if pdf:
+        from healthcheck.report.pdf import find_chromium
+
+        find_chromium()  # one line now, not a failure per customer later
     reports_dir = resolve_reports_dir(reports_path).absolute()
     store = Store.resolve(store_path)
     # The largest customers first: no worker is left alone with a large one at the end.
@@ -118,6 +126,7 @@ def fleet_run(
             force=force,
             timeout_seconds=timeout_seconds,
             lock_wait_seconds=lock_wait_seconds,
+            pdf_paper=paper.lower() if pdf else None,
         )
         for customer in chosen
     ]
@@ -136,7 +145,7 @@ def fleet_run(
             )
     except FleetInterrupted as stop:  # Ctrl-C: the summary and index of what finished
         outcomes, interrupted = stop.outcomes, True
-    write_indexes(reports_dir, [quarter])
+    write_indexes(reports_dir, [quarter], store=store)
     _print_summary(outcomes, quarter)
     click.echo(f"Fleet index: {reports_dir / 'index.html'}")
     if interrupted:
@@ -147,14 +156,41 @@ def fleet_run(
 
 
 @fleet_group.command("index")
+@store_option
+@customers_option
 @reports_option
-def fleet_index(reports_path: Path | None) -> None:
-    """Rewrite reports/index.html and reports/<quarter>/index.html from the fleet status files."""
+def fleet_index(store_path: Path, customers_path: Path | None, reports_path: Path | None) -> None:
+    """Rewrite reports/index.html and reports/<quarter>/index.html from the stored analyses.
+
+    Every customer-quarter analysed by any command is listed. A customer whose latest complete
+    quarter (or the one before, for the trend) was never analysed is analysed first, once: as
+    its report would be today, and the quarter before as of its end.
+    """
     from healthcheck.fleet import write_indexes
+    from healthcheck.fleet.index import missing_analyses
     from healthcheck.report import resolve_reports_dir
 
-    for path in write_indexes(resolve_reports_dir(reports_path)):
+    store = Store.resolve(store_path)
+    today = date.today()
+    missing = missing_analyses(store, today)
+    if missing:
+        _analyse(store, resolve_customers_path(customers_path), missing)
+    for path in write_indexes(resolve_reports_dir(reports_path), store=store, today=today):
         click.echo(str(path))
+
+
+def _analyse(store: Store, customers_file: Path, missing: list[tuple[str, Quarter, date]]) -> None:
+    """Analyse and store each (customer, quarter, as of), under the customer's lock."""
+    from healthcheck.analysis import analyse_quarter
+    from healthcheck.cli import progress
+    from healthcheck.report.context import load_customer_config
+
+    with progress("Analysing quarters never analysed", total=len(missing)) as advance:
+        for customer, quarter, as_of in missing:
+            entry = load_customer_config(customer, customers_file)
+            with store.lock(customer):
+                analyse_quarter(store, customer, quarter, entry, as_of=as_of, write=True)
+            advance(f"{customer} {quarter}")
 
 
 def _chosen(customers_file: Path, only: str | None) -> list[Customer]:

@@ -44,7 +44,7 @@ def forget_command(
     with store.lock(customer):  # no pull or import of this customer may run meanwhile
         forget(plan)
     if reports_dir.is_dir():
-        write_indexes(reports_dir)  # the index must not link to reports that are gone
+        write_indexes(reports_dir, store=store)  # no link to reports that are gone
     click.echo(f"Deleted {len(plan.paths)} path(s), {human_size(plan.total_bytes)}.")
     customers_file = resolve_customers_path(customers_path)
     try:

@@ -47,6 +47,7 @@ class CustomerTask:
     pull_attempts: int = 3  # tries per Prometheus request, inside one attempt of the customer
     lock_wait_seconds: float = 900.0
     max_attempts: int = 2  # an infrastructure failure is retried once
+    pdf_paper: str | None = None  # "a4" or "letter": also print report.pdf (`fleet run --pdf`)
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,7 @@ def _run_stages(
         lambda: analyse_quarter(store, config.name, quarter, config, as_of=today, write=True),
     )
     give_back_memory(collect=True)  # before a kernel starts beside us
-    _stage(
+    rendered = _stage(
         "report",
         seconds,
         lambda: render_report(
@@ -213,6 +214,11 @@ def _run_stages(
             customers_file=Path(task.customers_file),
         ),
     )
+    if task.pdf_paper is not None:
+        from healthcheck.report.pdf import write_pdf
+
+        paper = task.pdf_paper
+        _stage("pdf", seconds, lambda: write_pdf(rendered.html_path, paper))
     return status_of(run.analysis, seconds, attempt)
 
 

@@ -53,14 +53,19 @@ TEMPLATE = go.layout.Template(
         "paper_bgcolor": "white",
         "plot_bgcolor": "white",
         "hovermode": "closest",
+        # The title at the top left, the legend (see `layout`) in a row under it.
+        "title": {"y": 0.98, "yanchor": "top", "x": 0.01, "xanchor": "left"},
         "xaxis": {
             "automargin": True,
+            # Clear of the y axis' lowest label: the first date sits right under its "0".
+            "ticklabelstandoff": 6,
             "gridcolor": "#EBF0F8",
             "linecolor": "#EBF0F8",
             "zerolinecolor": "#EBF0F8",
         },
         "yaxis": {
             "automargin": True,
+            "ticklabelstandoff": 4,
             "gridcolor": "#EBF0F8",
             "linecolor": "#EBF0F8",
             "zerolinecolor": "#EBF0F8",
@@ -74,13 +79,20 @@ def label(text: object) -> str:
     return html.escape(str(text))
 
 
-def layout(height: int = 380, **extra: Any) -> dict[str, Any]:
-    """The report's chart layout: white, compact, legend under the plot."""
+def layout(height: int = 380, legend_below: bool = False, **extra: Any) -> dict[str, Any]:
+    """The report's chart layout: white, compact, the legend in a row between the title and
+    the plot (under it, rotated axis labels would run into it), or under the plot
+    (`legend_below`) for a legend of many entries, which would wrap into the title."""
+    legend = (
+        {"orientation": "h", "x": 0, "xanchor": "left", "y": -0.1, "yanchor": "top"}
+        if legend_below
+        else {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom"}
+    )
     base: dict[str, Any] = {
         "template": TEMPLATE,
         "height": height,
-        "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
-        "legend": {"orientation": "h", "y": -0.15},
+        "margin": {"l": 10, "r": 10, "t": 50 if legend_below else 80, "b": 10},
+        "legend": legend,
     }
     base.update(extra)
     return base
@@ -149,8 +161,13 @@ def check_figure(fig: go.Figure) -> go.Figure:
 
 
 def _rounded(values: Any) -> Any:
-    """Numbers to four significant digits (NaN stays a gap); anything else as it was."""
+    """Numbers to four significant digits (NaN stays a gap); anything else as it was.
+
+    Text stays text even when it reads as a number: a version "5.10" is not 5.1.
+    """
     if values is None or len(values) == 0:
+        return values
+    if any(isinstance(v, str | bytes) for v in values):
         return values
     try:
         numbers = np.asarray(values, dtype=np.float64)

@@ -515,10 +515,14 @@ def _export(notebook: NotebookNode, header: dict[str, str]) -> str:
     )
     resources = {"metadata": {"name": title}, "healthcheck": header}
     page, _ = exporter.from_notebook_node(shown, resources=resources)
+    from healthcheck.report.wrap import break_long_words
+
     contents = table_of_contents(page)
     if TOC_SLOT in page:  # after the executive summary's first screen, not above it
-        return page.replace(TOC_PLACEHOLDER, "", 1).replace(TOC_SLOT, contents, 1)
-    return page.replace(TOC_PLACEHOLDER, contents, 1)
+        page = page.replace(TOC_PLACEHOLDER, "", 1).replace(TOC_SLOT, contents, 1)
+    else:
+        page = page.replace(TOC_PLACEHOLDER, contents, 1)
+    return break_long_words(page)
 
 
 class _Headings(HTMLParser):

@@ -38,8 +38,9 @@ _WEBGL = frozenset(
      "surface", "mesh3d", "cone", "streamtube", "volume", "isosurface", "scattermapbox",
      "choroplethmapbox", "densitymapbox", "scattermap", "choroplethmap", "densitymap"}
 )  # fmt: skip
-# Keeps the modebar free of plotly's logo, a link to plotly.com.
-_CONFIG = {"displaylogo": False, "responsive": True}
+# No toolbar (zoom, pan, "download as PNG"): a champion reads the chart, and on paper the
+# toolbar is clutter; hovering still shows the values.
+_CONFIG = {"displayModeBar": False, "displaylogo": False, "responsive": True}
 # IPython's display() carries no annotations; this gives mypy its signature.
 _display: Callable[..., None] = ipython_display.display
 

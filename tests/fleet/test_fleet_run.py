@@ -179,4 +179,4 @@ def _check_index(fleet: Fleet, healthy_names: list[str]) -> None:
         assert f'href="{name}/{QUARTER}/report.html"' in page
         assert f'href="../{name}/{QUARTER}/report.html"' in per_quarter
     assert "gone-dark" in page and "cannot reach" in page  # failed runs are listed too
-    assert page.count("<th ") == 8 and "addEventListener" in page  # sortable
+    assert page.count("<th ") == 10 and "addEventListener" in page  # sortable

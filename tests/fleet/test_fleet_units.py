@@ -250,7 +250,10 @@ def test_index_shows_trend_links_and_escapes(tmp_path: Path) -> None:
         status("hooli", "2026Q3", None, status="failed", report=None, error="pull: refused"),
     )
 
-    written = write_indexes(reports)
+    for folder in ("acme/2026Q3", "globex/2026Q3", "initech/2026Q2"):  # reports to link
+        (reports / folder / "report.html").write_text("x")
+    # Counted on the day the quarter ended: the runway is the status' own.
+    written = write_indexes(reports, today=Q3.end.date())
 
     assert written == [
         reports / "index.html",
@@ -280,7 +283,7 @@ def test_a_damaged_status_file_means_not_done(tmp_path: Path) -> None:
     path.parent.mkdir(parents=True)
     path.write_text("{not json")
     assert read_status(tmp_path / "reports", "acme", Q3) is None
-    assert "No fleet runs yet" in write_indexes(tmp_path / "reports")[0].read_text()
+    assert "No analysis yet" in write_indexes(tmp_path / "reports")[0].read_text()
     json.loads(write_status(tmp_path / "reports", status("acme", "2026Q3", 1)).read_text())
 
 

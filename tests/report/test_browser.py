@@ -11,208 +11,19 @@ nowhere), and every request the page makes is recorded.
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import itertools
-import json
-import os
-import shutil
-import signal
-import subprocess
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
-import websocket
+from chromium import TIMEOUT, Browser, Page
 from render_testdata import CANARY, IMG_LABEL, Q3, SCRIPT_LABEL, SECRET_VARIABLES, small_store
 
 from healthcheck.report import render_report
 
-CHROMIUM = os.environ.get("HEALTHCHECK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-TIMEOUT = 30.0  # seconds for the browser to start, a page to load, a command to answer
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # The customer entry's display name heads the page and names it: a <title> is closed by this.
 DISPLAY_NAME = f"Acme {SCRIPT_LABEL} {IMG_LABEL} </title><script>alert(2)</script>"
-
-
-class DevTools:
-    """A Chrome DevTools Protocol connection: commands answered in order, events kept."""
-
-    def __init__(self, url: str) -> None:
-        # Chromium refuses a WebSocket with an Origin it was not told to allow.
-        self._socket = websocket.create_connection(url, timeout=TIMEOUT, suppress_origin=True)
-        self._ids = itertools.count(1)
-        self.events: list[dict[str, Any]] = []
-
-    def send(self, method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
-        message: dict[str, Any] = {"id": next(self._ids), "method": method, "params": params}
-        if session:
-            message["sessionId"] = session
-        self._socket.send(json.dumps(message))
-        while True:
-            reply = self._receive()
-            if reply.get("id") == message["id"]:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                result: dict[str, Any] = reply.get("result", {})
-                return result
-
-    def wait_for(self, method: str, session: str, timeout: float = TIMEOUT) -> dict[str, Any]:
-        """The first event `method` of `session`, kept or to come."""
-        deadline = time.monotonic() + timeout
-        seen = 0
-        while True:
-            for event in self.events[seen:]:
-                if event.get("method") == method and event.get("sessionId") == session:
-                    return event
-            seen = len(self.events)
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no {method} within {timeout:g} s")
-            self._socket.settimeout(max(0.1, deadline - time.monotonic()))
-            try:
-                with contextlib.suppress(websocket.WebSocketTimeoutException):
-                    self._receive()
-            finally:
-                self._socket.settimeout(TIMEOUT)
-
-    def _receive(self) -> dict[str, Any]:
-        reply: dict[str, Any] = json.loads(self._socket.recv())
-        if "method" in reply:
-            self.events.append(reply)
-            if reply["method"] == "Page.javascriptDialogOpening":
-                # A dialog blocks the page until answered; the test fails on it anyway.
-                dismiss = {
-                    "id": next(self._ids),
-                    "method": "Page.handleJavaScriptDialog",
-                    "params": {"accept": False},
-                    "sessionId": reply.get("sessionId"),
-                }
-                self._socket.send(json.dumps(dismiss))
-        return reply
-
-    def close(self) -> None:
-        self._socket.close()
-
-
-@dataclass
-class Browser:
-    process: subprocess.Popen[bytes]
-    devtools: DevTools
-    profile: Path
-
-    def open(self, url: str) -> Page:
-        """A new tab, offline, with every event recorded, at `url` once it has loaded."""
-        target = self.devtools.send("Target.createTarget", url="about:blank")["targetId"]
-        session = self.devtools.send("Target.attachToTarget", targetId=target, flatten=True)[
-            "sessionId"
-        ]
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            self.devtools.send(f"{domain}.enable", session)
-        self.devtools.send(
-            "Network.emulateNetworkConditions",
-            session,
-            offline=True,
-            latency=0,
-            downloadThroughput=-1,
-            uploadThroughput=-1,
-        )
-        self.devtools.send("Emulation.setDeviceMetricsOverride", session, width=1280,
-                           height=900, deviceScaleFactor=1, mobile=False)  # fmt: skip
-        first = len(self.devtools.events)
-        self.devtools.send("Page.navigate", session, url=url)
-        self.devtools.wait_for("Page.loadEventFired", session)
-        return Page(self, session, first)
-
-
-@dataclass
-class Page:
-    browser: Browser
-    session: str
-    first_event: int
-    _cache: dict[str, Any] = field(default_factory=dict)
-
-    def evaluate(self, expression: str) -> Any:
-        reply = self.browser.devtools.send(
-            "Runtime.evaluate",
-            self.session,
-            expression=expression,
-            returnByValue=True,
-            awaitPromise=True,
-        )
-        if "exceptionDetails" in reply:
-            raise RuntimeError(f"{expression[:60]}: {reply['exceptionDetails']}")
-        return reply["result"].get("value")
-
-    def events(self, method: str) -> list[dict[str, Any]]:
-        return [
-            e["params"]
-            for e in self.browser.devtools.events[self.first_event :]
-            if e.get("method") == method and e.get("sessionId") == self.session
-        ]
-
-    def screenshot(self) -> bytes:
-        data = self.browser.devtools.send("Page.captureScreenshot", self.session, format="png")
-        return base64.b64decode(data["data"])
-
-
-@pytest.fixture(scope="session")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    """One headless Chromium for the test session; its own profile; no network of its own."""
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt)")
-    profile = tmp_path_factory.mktemp("chromium")
-    process = subprocess.Popen(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",  # root in CI; the page is our own file
-            "--disable-gpu",
-            "--no-first-run",
-            "--no-default-browser-check",
-            "--disable-extensions",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--metrics-recording-only",
-            # Whatever slipped past offline emulation would go nowhere.
-            "--proxy-server=http://127.0.0.1:9",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
-            "--remote-debugging-address=127.0.0.1",
-            "--remote-debugging-port=0",
-            f"--user-data-dir={profile}",
-            "about:blank",
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        active = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + TIMEOUT
-        while not (active.is_file() and len(active.read_text().splitlines()) >= 2):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"{CHROMIUM} did not start (exit code {process.poll()})")
-            time.sleep(0.05)
-        port, path = active.read_text().splitlines()[:2]
-        devtools = DevTools(f"ws://127.0.0.1:{port}{path}")
-        try:
-            yield Browser(process, devtools, profile)
-        finally:
-            devtools.close()
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -276,6 +87,13 @@ def test_customer_text_shows_as_text(page: Page) -> None:
 
 
 @pytest.mark.notebook
+def test_no_chart_has_a_toolbar(page: Page) -> None:
+    # plotly leaves an empty container; the toolbar and its buttons are never drawn
+    assert page.evaluate("document.querySelectorAll('.modebar, .modebar-btn').length") == 0
+    assert page.evaluate("document.querySelectorAll('div.plotly-graph-div').length") >= 3
+
+
+@pytest.mark.notebook
 def test_every_chart_drew_an_svg(page: Page) -> None:
     counts = page.evaluate(
         """[...document.querySelectorAll('div.plotly-graph-div')]
@@ -285,6 +103,12 @@ def test_every_chart_drew_an_svg(page: Page) -> None:
     assert all(n >= 1 for n in counts), counts
     assert page.evaluate("document.querySelectorAll('canvas').length") == 0  # no WebGL
     assert page.evaluate("typeof Plotly.version") == "string"
+
+
+@pytest.mark.notebook
+def test_no_two_labels_of_a_chart_overlap(page: Page) -> None:
+    script = (Path(__file__).parent / "overlapping_labels.js").read_text()
+    assert page.evaluate(script) == []
 
 
 @pytest.mark.notebook
@@ -320,7 +144,7 @@ def test_a_screenshot_of_the_first_screen(page: Page, tmp_path: Path) -> None:
 
 
 @pytest.mark.notebook
-def test_printing_hides_the_modebar_and_starts_sections_on_a_page(page: Page) -> None:
+def test_printing_hides_the_modebar_and_keeps_headings_with_their_content(page: Page) -> None:
     devtools = page.browser.devtools
     devtools.send("Emulation.setEmulatedMedia", page.session, media="print")
     try:
@@ -328,16 +152,20 @@ def test_printing_hides_the_modebar_and_starts_sections_on_a_page(page: Page) ->
             """({
               modebars: [...document.querySelectorAll('.modebar-container')]
                 .map(e => getComputedStyle(e).display),
-              breaks: [...document.querySelectorAll('.jp-RenderedMarkdown h2')]
+              before: [...document.querySelectorAll('.jp-RenderedMarkdown h2')]
                 .map(e => getComputedStyle(e).breakBefore),
+              after: [...document.querySelectorAll('.jp-RenderedMarkdown h2')]
+                .map(e => getComputedStyle(e).breakAfter),
               charts: [...document.querySelectorAll('.plotly-graph-div')]
                 .map(e => getComputedStyle(e).breakInside),
             })"""
         )
     finally:
         devtools.send("Emulation.setEmulatedMedia", page.session, media="")
-    assert styles["modebars"] and set(styles["modebars"]) == {"none"}
-    assert styles["breaks"] and set(styles["breaks"]) == {"page"}
+    assert set(styles["modebars"]) <= {"none"}  # none drawn at all (displayModeBar: False)
+    # The page flows (no half-empty page before each section); a heading never ends a page.
+    assert styles["before"] and set(styles["before"]) == {"auto"}
+    assert set(styles["after"]) == {"avoid"}
     assert styles["charts"] and set(styles["charts"]) == {"avoid"}
 
 

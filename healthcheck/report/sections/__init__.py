@@ -1,7 +1,7 @@
 """The report's sections, one module each, in the notebook's order.
 
 ``overview``, ``executive_summary`` (with ``actions``: the five most important), ``changes``
-(since last quarter), ``adoption``, ``findings``, ``alerts``, ``incidents`` (and availability),
+(since last quarter), ``adoption``, ``findings``, ``alerts``, ``incidents`` (and availability), ``queues``,
 ``resources`` (used against
 requested), ``capacity`` (right-sizing), ``forecasts``, ``what_if``, ``disk``, ``upgrades``,
 ``disaster_recovery``, ``data_quality``, ``method`` (the appendix). Each takes the
@@ -20,6 +20,7 @@ NOTEBOOK_ORDER = (
     "findings",
     "alerts",
     "incidents",
+    "queues",
     "resources",
     "capacity",
     "forecasts",

@@ -112,8 +112,9 @@ def capacity_figure(analysis: QuarterAnalysis, resource: str = "cpu") -> go.Figu
     fig.update_layout(
         title=title,
         xaxis={"title": unit, "rangemode": "tozero"},
-        yaxis={"autorange": "reversed", "type": "category"},
-        **layout(height=140 + 26 * len(names)),
+        # every service named: plotly drops category labels that would touch, so they are small
+        yaxis={"autorange": "reversed", "type": "category", "dtick": 1, "tickfont": {"size": 10}},
+        **layout(height=90 + 17 * len(names)),
     )
     return check_figure(fig)
 

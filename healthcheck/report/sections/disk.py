@@ -94,7 +94,7 @@ def disk_figure(analysis: QuarterAnalysis) -> go.Figure:
     fig.update_layout(
         title="Disk used, % of capacity; dashed: the last 30 days' trend to next quarter's end",
         yaxis={"title": "% used", "ticksuffix": " %", "rangemode": "tozero"},
-        **layout(height=420),
+        **layout(height=330, legend_below=True),
     )
     return check_figure(fig)
 

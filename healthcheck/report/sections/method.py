@@ -102,18 +102,17 @@ def backtest_figure(analysis: QuarterAnalysis) -> go.Figure:
     rows = [
         r for r in result.rows.to_dict("records") if not str(r["recommender"]).startswith("oracle")
     ]
-    fig.add_trace(
-        go.Scatter(
-            x=[r["cpu_exceedance"] * 100 for r in rows],
-            y=[r["cpu_slack"] * 100 for r in rows],
-            mode="markers+text",
-            text=[html.escape(str(r["recommender"])) for r in rows],
-            textposition="top center",
-            marker={"size": 12, "color": [PALETTE[i % len(PALETTE)] for i in range(len(rows))]},
-            name="recommenders",
-            hovertemplate="%{text}: %{x:.1f} % above, %{y:.0f} % slack<extra></extra>",
+    for n, r in enumerate(rows):  # one legend entry each: labels beside the dots would collide
+        fig.add_trace(
+            go.Scatter(
+                x=[r["cpu_exceedance"] * 100],
+                y=[r["cpu_slack"] * 100],
+                mode="markers",
+                name=html.escape(str(r["recommender"])),
+                marker={"size": 12, "color": PALETTE[n % len(PALETTE)]},
+                hovertemplate="%{fullData.name}: %{x:.1f} % above, %{y:.0f} % slack<extra></extra>",
+            )
         )
-    )
     fig.update_layout(
         title="Backtest: time above the CPU request against reserved CPU left unused",
         xaxis={"title": "% of the time above the request", "rangemode": "tozero"},

@@ -8,6 +8,7 @@ import html
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from healthcheck.analysis import QuarterAnalysis
 from healthcheck.report.charts import TEMPLATE, check_figure, day_strings
@@ -73,31 +74,66 @@ def headroom_figure(analysis: QuarterAnalysis) -> go.Figure:
     return memory_share_figure(analysis.memory_share)
 
 
+# Small multiples of the services that came closest to their limit: one panel each, the same
+# scale, instead of a line per service in one tangle (17 services, colours repeating).
+HEADROOM_PANELS = 8
+HEADROOM_COLUMNS = 4
+
+
 def memory_share_figure(shares: pd.DataFrame) -> go.Figure:
-    """`headroom_figure` of a (service, day, share) frame."""
-    fig = go.Figure()
+    """`headroom_figure` of a (service, day, share) frame: a panel per service, the worst
+    `HEADROOM_PANELS`, each with its 100 % line; the others are named in a note."""
     worst_first = shares.groupby("service")["share"].max().sort_values(ascending=False)
-    for service in worst_first.index:
+    shown = list(worst_first.index[:HEADROOM_PANELS])
+    if not shown:
+        fig = go.Figure(layout=_layout(height=200))
+        _note_no_data(fig, "No memory limits or usage were recorded this quarter.")
+        return check_figure(fig)
+    rows = -(-len(shown) // HEADROOM_COLUMNS)
+    fig = make_subplots(
+        rows=rows,
+        cols=HEADROOM_COLUMNS,
+        shared_xaxes=True,
+        shared_yaxes=True,
+        subplot_titles=[_label(service) for service in shown],
+        horizontal_spacing=0.03,
+        vertical_spacing=0.14,
+    )
+    top = max(110.0, float(worst_first.max()) * 100 * 1.05)
+    for n, service in enumerate(shown):
         days = shares[shares["service"] == service]
+        row, col = n // HEADROOM_COLUMNS + 1, n % HEADROOM_COLUMNS + 1
+        peak = float(days["share"].max())
         fig.add_trace(
             go.Scatter(
                 x=day_strings(days["day"]),
                 y=days["share"] * 100,
                 mode="lines",
                 name=_label(service),
+                line={"color": _COLOURS["limit"] if peak >= 0.9 else _COLOURS["used"]},
                 hovertemplate="%{fullData.name}<br>%{x|%d %b}: %{y:.0f} % of limit<extra></extra>",
-            )
+            ),
+            row=row,
+            col=col,
         )
-    top = max(110.0, float(worst_first.max()) * 100 * 1.05) if len(worst_first) else 110.0
-    fig.add_hline(y=100, line_dash="dash", line_color=_COLOURS["limit"], annotation_text="limit")
-    fig.update_layout(
-        title="Daily peak memory, % of the limit",
-        yaxis={"title": "% of memory limit", "range": [0, top], "ticksuffix": " %"},
-        xaxis={"title": None},
-        **_layout(height=420),
+        fig.add_hline(y=100, line_dash="dot", line_color=_COLOURS["limit"], row=row, col=col)
+    fig.update_yaxes(range=[0, top], tickvals=[0, 50, 100], ticksuffix=" %")
+    fig.update_xaxes(nticks=3, tickformat="%b")
+    fig.update_annotations(font_size=11)
+    others = worst_first.iloc[HEADROOM_PANELS:]
+    note = (
+        f"The other {len(others)} services peaked at {float(others.max()):.0%} of their limit "
+        "or less."
+        if len(others)
+        else ""
     )
-    if shares.empty:
-        _note_no_data(fig, "No memory limits or usage were recorded this quarter.")
+    title = "Daily peak memory, % of the limit: the services closest to it"
+    fig.update_layout(
+        title={"text": title, "subtitle": {"text": html.escape(note)}} if note else title,
+        showlegend=False,
+        **_layout(height=110 + 150 * rows),
+    )
+    fig.update_layout(margin={"t": 90 if note else 60})
     return check_figure(fig)
 
 
@@ -139,8 +175,9 @@ def usage_figure(
     fig.update_layout(
         title=title,
         xaxis={"title": unit, "rangemode": "tozero"},
-        yaxis={"autorange": "reversed", "type": "category"},
-        **_layout(height=140 + 28 * len(labels)),
+        # every service named: plotly drops category labels that would touch, so they are small
+        yaxis={"autorange": "reversed", "type": "category", "dtick": 1, "tickfont": {"size": 10}},
+        **_layout(height=90 + 17 * len(labels)),
     )
     if summary.empty:
         _note_no_data(fig, "No usage was recorded this quarter.")

@@ -54,6 +54,7 @@ def upgrades_figure(analysis: QuarterAnalysis) -> go.Figure:
     if not shown or version is None:
         return check_figure(note_no_data(fig, "The version or the release table is unknown."))
     running = _minor(str(version))
+    shown = sorted(shown, key=lambda release: _version_key(release[0]))
     names = [name for name, _ in shown]
     colours = [
         SEVERITY_COLOURS["critical"] if name == running else SEVERITY_COLOURS["info"]
@@ -64,7 +65,7 @@ def upgrades_figure(analysis: QuarterAnalysis) -> go.Figure:
             x=[d for _, d in shown],
             y=names,
             mode="markers",
-            marker={"size": 12, "color": colours},
+            marker={"size": 9, "color": colours},
             name="minor release",
             hovertemplate="Sourcegraph %{y} shipped %{x|%d %b %Y}<extra></extra>",
         )
@@ -81,11 +82,28 @@ def upgrades_figure(analysis: QuarterAnalysis) -> go.Figure:
         )
     fig.update_layout(
         title="Sourcegraph minor releases of the last two years (red: the one running)",
-        yaxis={"type": "category", "title": None},
+        # Versions in version order (6.9 before 6.10), each its own row, labelled as written.
+        # every release named (plotly drops category labels that would touch)
+        yaxis={
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": names,
+            "title": None,
+            "dtick": 1,
+            "tickfont": {"size": 9},
+        },
         showlegend=False,
-        **layout(height=140 + 22 * len(shown)),
+        **layout(height=110 + 13 * len(shown)),
     )
     return check_figure(fig)
+
+
+def _version_key(name: str) -> tuple[int, ...]:
+    """``"6.10"`` as (6, 10), so it sorts after 6.9; an unreadable name sorts first."""
+    try:
+        return tuple(int(part) for part in name.split("."))
+    except ValueError:
+        return (-1,)
 
 
 def _minor(version: str) -> str | None:
