@@ -32,7 +32,8 @@ from healthcheck.quarters import Quarter
 from healthcheck.store import Store
 
 # Raise when the artefact's layout or meaning changes without a source change it would catch.
-# 3: the user survey; 4: deployment files, what-if R², follow-up; 5: incidents; 6: queues' daily peaks
+# 3: the user survey; 4: deployment files, what-if R², follow-up; 5: incidents;
+# 6: queues' daily peaks
 SCHEMA_VERSION = 6
 PACKAGE = Path(__file__).resolve().parent.parent
 # What analyses: every source file under these folders, and these modules.

@@ -80,11 +80,11 @@ Entries = dict[str, dict[Quarter, Entry]]
 
 def entry_of_analysis(analysis: QuarterAnalysis, today: date) -> Entry:
     """The index's row of a customer-quarter's analysis, with runway and overdue as of today."""
-    from healthcheck.report.sections.actions import actions
+    from healthcheck.report.sections.actions import actions_of
 
     result = analysis.checks
     top = next((f for f in result.findings if not f.suppressed and f.severity in _RISKY), None)
-    todo = actions(result.findings, analysis.as_of, analysis.quarter)
+    todo = actions_of(analysis)  # the customer's actions, one per problem, as the report lists
     return Entry(
         customer=analysis.customer,
         display_name=analysis.title,

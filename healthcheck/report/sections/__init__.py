@@ -1,13 +1,12 @@
 """The report's sections, one module each, in the notebook's order.
 
 ``overview``, ``executive_summary`` (with ``actions``: the five most important), ``changes``
-(since last quarter), ``adoption``, ``findings``, ``alerts``, ``incidents`` (and availability), ``queues``,
-``resources`` (used against
-requested), ``capacity`` (right-sizing), ``forecasts``, ``what_if``, ``disk``, ``upgrades``,
+(since last quarter), ``adoption``, ``feedback`` (what users say), ``findings``, ``alerts``
+(with ``queues``), ``incidents`` (and availability), ``resources`` (used against requested),
+``capacity`` (right-sizing), ``forecasts``, ``what_if``, ``disk``, ``upgrades``,
 ``disaster_recovery``, ``data_quality``, ``method`` (the appendix). Each takes the
 `healthcheck.analysis.QuarterAnalysis` and returns escaped HTML or an SVG-only plotly figure;
 nothing here computes what the analysis computed, so a section draws in milliseconds.
-``feedback`` (what users say: the user survey) follows ``adoption``.
 """
 
 NOTEBOOK_ORDER = (
