@@ -28,6 +28,9 @@ CHROMIUM = os.environ.get("HEALTHCHECK_CHROMIUM") or shutil.which("chromium") or
 TIMEOUT = 30.0  # seconds for the browser to start, a page to load, a command to answer
 
 
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"  # what every PNG starts with
+
+
 def figure_id(key: str) -> str:
     """The div id `healthcheck.report.viz.figure_bundle` gives the chart shown with `key`."""
     return "fig-" + hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:12]

@@ -16,12 +16,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from chromium import TIMEOUT, Browser, Page
+from chromium import PNG_MAGIC, TIMEOUT, Browser, Page
 from render_testdata import CANARY, IMG_LABEL, Q3, SCRIPT_LABEL, SECRET_VARIABLES, small_store
 
 from healthcheck.report import render_report
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # The customer entry's display name heads the page and names it: a <title> is closed by this.
 DISPLAY_NAME = f"Acme {SCRIPT_LABEL} {IMG_LABEL} </title><script>alert(2)</script>"
 

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from test_browser import PNG_MAGIC, Browser, browser  # noqa: F401  (fixture)
+from chromium import PNG_MAGIC, Browser
 
 from healthcheck.catalog import load_catalog
 from healthcheck.quarters import Quarter
@@ -94,18 +94,10 @@ MEASURE = """(() => {
 def test_the_first_screen_shows_score_and_each_planted_problem_once(
     customer: str,
     demo_reports: dict[str, Path],
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    page = browser.open(demo_reports[customer].as_uri())
-    page.browser.devtools.send(
-        "Emulation.setDeviceMetricsOverride",
-        page.session,
-        width=WIDTH,
-        height=HEIGHT,
-        deviceScaleFactor=1,
-        mobile=False,
-    )
+    page = browser.open(demo_reports[customer].as_uri(), width=WIDTH, height=HEIGHT)
     png = page.screenshot()
     shot = tmp_path_factory.mktemp("screenshots") / f"{customer}-first-screen.png"
     shot.write_bytes(png)

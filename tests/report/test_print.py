@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from chromium import TIMEOUT, Browser, Page, figure_id
+from chromium import PNG_MAGIC, TIMEOUT, Browser, Page, figure_id
 
 from healthcheck.analysis import read_artefact
 from healthcheck.quarters import Quarter
@@ -39,7 +39,6 @@ TODAY = date(2026, 10, 1)  # the demo's data: 2026Q2 and 2026Q3
 QUARTER = Quarter.parse("2026Q3")
 MAX_A4_PAGES = 18
 A4_POINTS = (595, 842)
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 pytestmark = pytest.mark.notebook
 
