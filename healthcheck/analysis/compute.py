@@ -130,6 +130,8 @@ def compute_analysis(
     empty = _own_categories(quarter_history.iloc[0:0])
     quarter_metrics = {m: by_metric.get(m, empty) for m in {*METRICS, *present}}
     del others, by_metric
+    # Incidents first: an incident no alert caught is a finding, scored with the checks'.
+    incidents = analyse_incidents(store, customer, quarter, quarter_metrics, entry)
     checks = run_checks(
         store,
         customer,
@@ -139,8 +141,8 @@ def compute_analysis(
         recommendations=recommendation_objects or None,
         rightsizing=False,
         metrics=quarter_metrics,
+        extra_findings=incidents.findings,
     )
-    incidents = analyse_incidents(store, customer, quarter, quarter_metrics, entry)
     # What the quarter's points give, then they go: the history's hourly step comes next.
     inventory = store.latest_inventory(customer, at=quarter.end)
     resources = resources_of(quarter_history)

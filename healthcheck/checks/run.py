@@ -97,6 +97,7 @@ def run_checks(
     recommendations: list[Any] | None = None,
     rightsizing: bool = True,
     metrics: Mapping[str, pd.DataFrame] | None = None,
+    extra_findings: Sequence[Finding] = (),
 ) -> CheckResult:
     """Run the registered checks (or the named ones) on a customer's quarter.
 
@@ -105,7 +106,9 @@ def run_checks(
     (the configuration review compares the deployment against them); without them it computes
     them with the right-sizing models unless `rightsizing` is False. `metrics` are the quarter's
     points per metric when the caller has read them already (the analysis reads the store once);
-    a metric it does not name is read from the store.
+    a metric it does not name is read from the store. `extra_findings` come from analyses the
+    caller ran beside the checks (the incidents' monitoring gaps): suppressed, sorted and scored
+    with the rest.
     """
     started = time.perf_counter()
     store.require_customer(customer)
@@ -139,6 +142,7 @@ def run_checks(
                     f"{type(exc).__name__}: {exc}",
                 )
             )
+    findings.extend(extra_findings)
     suppressions = customer_config.suppressions if customer_config is not None else []
     findings = [apply_suppressions(f, suppressions, context.today) for f in findings]
     findings.sort(key=lambda f: (-f.rank, f.suppressed, f.area, f.id))

@@ -56,9 +56,12 @@ CHAMPION_AREAS = frozenset({"adoption", "addons", "disaster_recovery"})
 
 ENGINEER_AREAS = frozenset({"data_quality"})
 # Findings whose action is ours: a value only we record in customers.yaml (the deployment file,
-# the licence's seats) or a questionnaire we must ask (base ids).
+# the licence's seats), a questionnaire we must ask, or an alert rule we must add because an
+# incident paged nobody (the managed service owns the alerting; the customer's report still
+# shows the incident and that no alert caught it) (base ids).
 ENGINEER_IDS = frozenset(
     {
+        "alerts.monitoring_gap",
         "configuration.deployment_config",
         "adoption.seats",
         "disaster_recovery.questionnaire",
