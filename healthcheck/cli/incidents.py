@@ -18,6 +18,7 @@ from healthcheck.errors import MissingDataError
 from healthcheck.incidents.model import QuarterIncidents
 from healthcheck.quarters import Quarter
 from healthcheck.store import Store
+from healthcheck.units import plural
 
 _COLOURS = {"critical": "bold red", "major": "yellow", "minor": "cyan"}
 
@@ -89,6 +90,7 @@ def _print(customer: str, quarter: Quarter, found: QuarterIncidents) -> None:
     else:
         console.print(
             f"Availability: [bold]{found.availability:.3%}[/] of the known time "
-            f"({found.unknown_share:.2%} of the quarter unknown); {found.count} incident(s), "
+            f"({found.unknown_share:.2%} of the quarter unknown); "
+            f"{plural(found.count, 'incident')}, "
             f"{found.total_minutes / 60:.1f} h in all, longest {found.longest_minutes:.0f} min"
         )

@@ -97,8 +97,9 @@ def _cause(kind: str, service: str, found: list[Change]) -> Cause:
     services = sorted({c.service for c in found})
     service = service or ", ".join(services)
     instances = sorted({i for c in found for i in c.instances})
-    shown = ", ".join(instances[:4]) + (
-        f" and {len(instances) - 4} more" if len(instances) > 4 else ""
+    # A rollout replaces dozens of pods: three names say which, the count says how many.
+    shown = ", ".join(instances[:3]) + (
+        f" and {len(instances) - 3} more" if len(instances) > 3 else ""
     )
     amount = sum(c.amount for c in found)
     detail = {

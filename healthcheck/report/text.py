@@ -36,14 +36,22 @@ USAGE_NAMES = {
 }
 
 
-def table(header: Sequence[str], rows: Sequence[Sequence[str]], escaped: bool = False) -> str:
-    """An HTML table; cells are escaped unless the caller already did (`escaped`)."""
+def table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    escaped: bool = False,
+    *,
+    prose: bool = False,
+) -> str:
+    """An HTML table; cells are escaped unless the caller already did (`escaped`). A `prose`
+    table holds sentences, not figures: its cells read from the top left."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join(
         "<tr>" + "".join(f"<td>{c if escaped else html.escape(c)}</td>" for c in row) + "</tr>"
         for row in rows
     )
-    return f'<table class="hc-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    css = "hc-table hc-prose" if prose else "hc-table"
+    return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def open_findings(findings: Sequence[Finding]) -> list[Finding]:

@@ -38,14 +38,26 @@ def test_the_release_chart_sorts_versions_as_versions_and_keeps_their_names() ->
     releases += [("5.1", date(2024, 12, 1)), ("5.2", date(2025, 1, 1))]
     analysis = _analysis(
         minor_releases=releases,
-        checks=SimpleNamespace(findings=[_finding("versions.behind", version="6.10.1234")]),
+        checks=SimpleNamespace(findings=[_finding("versions.behind", version="5.10.1234")]),
     )
     fig = upgrades_figure(analysis)
     order = ["5.1", "5.2", "5.10", "6.9", "6.10"]
     assert list(fig.layout.yaxis.categoryarray) == order  # 6.10 after 6.9, its own row
     assert list(fig.data[0].y) == order  # "5.10" stays "5.10", not the number 5.1
     running = [a.text for a in fig.layout.annotations]
-    assert running == ["running 6.10.1234"]
+    assert running == ["running 5.10.1234"]
+
+
+def test_the_release_chart_shows_the_year_before_the_running_release_to_the_latest() -> None:
+    releases = [(f"5.{m}", date(2024, m, 1)) for m in range(1, 13)]
+    releases += [(f"6.{m}", date(2025, m, 1)) for m in range(1, 13)]
+    analysis = _analysis(
+        minor_releases=releases,
+        checks=SimpleNamespace(findings=[_finding("versions.behind", version="6.3.0")]),
+    )
+    shown = list(upgrades_figure(analysis).data[0].y)
+    assert shown[0] == "5.3" and shown[-1] == "6.12"  # 6.3 shipped 2025-03-01: a year back
+    assert "5.2" not in shown and len(shown) == 22
 
 
 def test_the_alert_timeline_shows_short_flaps_and_a_monitoring_gap() -> None:

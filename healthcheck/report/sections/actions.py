@@ -44,7 +44,7 @@ from healthcheck.analysis import QuarterAnalysis
 from healthcheck.checks.base import SEVERITY_RANK, Finding
 from healthcheck.checks.run import AREA_WEIGHTS
 from healthcheck.quarters import Quarter
-from healthcheck.units import cpu_millicores, cpu_quantity, memory_mib, memory_quantity
+from healthcheck.units import cpu_millicores, cpu_quantity, memory_mib, memory_quantity, plural
 
 INFRASTRUCTURE = "customer infrastructure team"
 CHAMPION = "champion"
@@ -585,6 +585,13 @@ def top_actions_html(analysis: QuarterAnalysis) -> str:
 
 
 def all_actions_html(analysis: QuarterAnalysis) -> str:
-    """Every action the customer can take this quarter, the top ones included."""
+    """Every action the customer can take this quarter, the top ones included; when the first
+    screen already lists them all, a sentence says so rather than printing the table twice."""
     champion = analysis.entry.champion if analysis.entry is not None else None
-    return actions_html(actions_of(analysis), analysis.as_of, champion=champion)
+    every = actions_of(analysis)
+    if every and len(every) <= TOP:
+        return (
+            f"<p>The {plural(len(every), 'action')} of the executive summary "
+            f"{'is' if len(every) == 1 else 'are'} all there is to do this quarter.</p>"
+        )
+    return actions_html(every, analysis.as_of, champion=champion)

@@ -294,7 +294,7 @@ def changes_figure(previous: dict[str, Any] | None, current: dict[str, Any]) -> 
         title="Score per area, out of 100",
         barmode="group",
         yaxis={"range": [0, 105]},
-        **layout(height=380),
+        **layout(height=300),
     )
     return check_figure(fig)
 

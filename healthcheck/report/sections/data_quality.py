@@ -34,7 +34,7 @@ def data_quality_figure(analysis: QuarterAnalysis) -> go.Figure:
         title="Share of each day with metrics",
         yaxis={"title": "% of the day", "range": [0, 105], "ticksuffix": " %"},
         showlegend=False,
-        **layout(height=320),
+        **layout(height=220),
     )
     return check_figure(fig)
 

@@ -138,6 +138,6 @@ def score_figure(analysis: QuarterAnalysis) -> go.Figure:
         xaxis={"range": [0, 110]},
         yaxis={"autorange": "reversed"},
         showlegend=False,
-        **layout(height=120 + 26 * len(areas)),
+        **layout(height=90 + 20 * len(areas)),
     )
     return check_figure(fig)

@@ -42,7 +42,7 @@ def feedback_figure(analysis: QuarterAnalysis) -> go.Figure:
         title=f"Scores given this quarter ({feedback.responses} responses)",
         xaxis={"title": "How likely to recommend Sourcegraph (0-10)", "dtick": 1},
         yaxis={"title": "responses", "rangemode": "tozero"},
-        **layout(height=320),
+        **layout(height=230),
     )
     return check_figure(fig)
 
@@ -115,36 +115,32 @@ def _trend_table(feedback: QuarterFeedback) -> str:
 
 
 def _themes_table(feedback: QuarterFeedback) -> str:
-    rows = [
-        (
-            f"<strong>{html.escape(t.name)}</strong>",
-            _share(t),
-            "—" if t.average_score is None else f"{t.average_score:.1f}",
-            "".join(f"<q>{html.escape(q)}</q><br>" for q in t.quotes),
-            _links(t),
-        )
+    """One short block per theme (a table's narrow quote column printed a page per theme)."""
+    return "".join(
+        '<div class="hc-theme">'
+        f"<p><strong>{html.escape(t.name)}</strong>: {_share(t)}; "
+        f"average score {'—' if t.average_score is None else f'{t.average_score:.1f}'}.</p>"
+        '<p class="hc-quotes">'
+        + " · ".join(f"<q>{html.escape(q)}</q>" for q in t.quotes)
+        + f"</p>{_links(t)}</div>"
         for t in feedback.themes
-    ]
-    return table(
-        ("Theme (its top words)", "Share of written answers", "Average score", "In their words",
-         "Linked finding"),
-        rows,
-        escaped=True,
-    )  # fmt: skip
+    )
 
 
 def _share(theme: Theme) -> str:
-    now = f"{theme.share:.0%} ({theme.responses})"
+    """'28% of the written answers (24; 10% last quarter, +19 points)'."""
+    now = f"{theme.share:.0%} of the written answers ({theme.responses}"
     if theme.previous_share is None or theme.change is None:
-        return f"{now}; no answers last quarter"
-    return f"{now}; {theme.previous_share:.0%} last quarter ({theme.change * 100:+.0f} points)"
+        return f"{now}; none last quarter)"
+    return f"{now}; {theme.previous_share:.0%} last quarter, {theme.change * 100:+.0f} points)"
 
 
 def _links(theme: Theme) -> str:
     if not theme.findings:
-        return "—"
-    return "<br>".join(
-        f"{html.escape(link.title)} ({html.escape(link.severity)}) — the theme says "
-        + ", ".join(f"“{html.escape(w)}”" for w in link.because)
-        for link in theme.findings
+        return ""
+    words = sorted({w for link in theme.findings for w in link.because})
+    findings = "; ".join(
+        f"{html.escape(link.title)} ({html.escape(link.severity)})" for link in theme.findings
     )
+    said = ", ".join(f"“{html.escape(w)}”" for w in words)
+    return f'<p class="hc-theme-link">Linked (the theme says {said}): {findings}.</p>'

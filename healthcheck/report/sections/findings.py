@@ -44,7 +44,7 @@ def findings_figure(analysis: QuarterAnalysis) -> go.Figure:
         title="Open findings per area and severity",
         barmode="stack",
         yaxis={"title": "findings", "dtick": 1},
-        **layout(height=380),
+        **layout(height=300),
     )
     return check_figure(fig)
 

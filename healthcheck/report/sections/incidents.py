@@ -13,6 +13,7 @@ from healthcheck.analysis import QuarterAnalysis
 from healthcheck.incidents.model import Incident, QuarterIncidents
 from healthcheck.report.charts import check_figure, label, layout, note_no_data
 from healthcheck.report.text import MISSING, table
+from healthcheck.units import plural
 
 ROWS = ("critical", "major", "minor", "monitoring down")
 COLOURS = {
@@ -108,11 +109,11 @@ def _figures(found: QuarterIncidents) -> str:
         previous = (
             f" Last quarter ({html.escape(str(found.previous['quarter']))}): "
             f"{float(found.previous['availability']):.3%} available, "
-            f"{int(found.previous['count'])} incident(s)."
+            f"{plural(int(found.previous['count']), 'incident')}."
         )
     mttr = f"{found.mttr_minutes:.0f} min" if found.mttr_minutes is not None else MISSING
     summary = (
-        f"<p>{found.count} incident(s): {len(found.above('minor'))} major or critical; "
+        f"<p>{plural(found.count, 'incident')}: {len(found.above('minor'))} major or critical; "
         f"{found.total_minutes / 60:.1f} h in all, the longest {found.longest_minutes:.0f} min; "
         f"mean time to recovery {mttr}.{previous}</p>"
     )
@@ -155,6 +156,7 @@ def _table(found: QuarterIncidents) -> str:
         ("Start", "Duration", "Severity", "What users saw", "Probable cause", "Alert"),
         rows,
         escaped=True,
+        prose=True,
     )
 
 

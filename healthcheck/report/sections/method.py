@@ -21,9 +21,12 @@ def parameters_html(analysis: QuarterAnalysis) -> str:
         f"<td>{html.escape(p['meaning'])}</td></tr>"
         for p in analysis.parameters
     )
+    # Folded: the engineers who check the method open it; on paper it is one line, not a page.
     return (
+        f"<details><summary>Our recommender's {len(analysis.parameters)} parameters, as used "
+        "for this report</summary>"
         '<table class="hc-table"><thead><tr><th>Parameter</th><th>Value</th><th>Meaning</th>'
-        f"</tr></thead><tbody>{rows}</tbody></table>"
+        f"</tr></thead><tbody>{rows}</tbody></table></details>"
     )
 
 
@@ -117,6 +120,6 @@ def backtest_figure(analysis: QuarterAnalysis) -> go.Figure:
         title="Backtest: time above the CPU request against reserved CPU left unused",
         xaxis={"title": "% of the time above the request", "rangemode": "tozero"},
         yaxis={"title": "% of reserved CPU unused", "rangemode": "tozero"},
-        **layout(height=420),
+        **layout(height=270),
     )
     return check_figure(fig)

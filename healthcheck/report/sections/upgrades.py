@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from datetime import timedelta
 
 import plotly.graph_objects as go
 
@@ -46,7 +47,8 @@ def upgrades_html(analysis: QuarterAnalysis) -> str:
 
 
 def upgrades_figure(analysis: QuarterAnalysis) -> go.Figure:
-    """When each minor release shipped over the last two years, with the one running marked."""
+    """When each minor release shipped, from a year before the one running (marked) to the
+    latest (the last two years when the one running is not in the release table)."""
     finding = _versions_finding(analysis)
     fig = go.Figure()
     shown = analysis.minor_releases
@@ -55,6 +57,12 @@ def upgrades_figure(analysis: QuarterAnalysis) -> go.Figure:
         return check_figure(note_no_data(fig, "The version or the release table is unknown."))
     running = _minor(str(version))
     shown = sorted(shown, key=lambda release: _version_key(release[0]))
+    shipped = dict(shown)
+    if running in shipped:
+        # The upgrade path (the one running to the latest) and the year before it for the pace:
+        # older rows made the chart a page tall and said nothing about this upgrade.
+        since = shipped[running] - timedelta(days=365)
+        shown = [(name, day) for name, day in shown if day >= since]
     names = [name for name, _ in shown]
     colours = [
         SEVERITY_COLOURS["critical"] if name == running else SEVERITY_COLOURS["info"]
@@ -81,7 +89,7 @@ def upgrades_figure(analysis: QuarterAnalysis) -> go.Figure:
             ay=0,
         )
     fig.update_layout(
-        title="Sourcegraph minor releases of the last two years (red: the one running)",
+        title="Sourcegraph minor releases, from a year before yours (red) to the latest",
         # Versions in version order (6.9 before 6.10), each its own row, labelled as written.
         # every release named (plotly drops category labels that would touch)
         yaxis={
