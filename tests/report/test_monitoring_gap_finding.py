@@ -13,6 +13,7 @@ from healthcheck.config import Customer
 from healthcheck.incidents.findings import monitoring_gap
 from healthcheck.incidents.model import Cause, Incident
 from healthcheck.report.sections.actions import is_ours
+from healthcheck.report.sections.internal import group_of
 from healthcheck.store import Store
 
 
@@ -47,6 +48,7 @@ def test_a_monitoring_gap_is_scored_suppressible_and_ours(tmp_path: Path) -> Non
     assert gap.id in {f.id for f in with_gap.findings}
     assert with_gap.scores["alerts"] < plain.scores["alerts"]
     assert is_ours(gap)  # the alert rule is the managed service's to add
+    assert group_of(gap) == "alerting"  # listed on the internal page under its own heading
     entry = Customer.model_validate(
         {
             "name": CUSTOMER,

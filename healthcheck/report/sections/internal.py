@@ -29,6 +29,7 @@ from healthcheck.report.text import AREA_NAMES
 
 INTERNAL_FILE = "internal.html"
 GROUPS = (
+    ("alerting", "Alerting: incidents that paged nobody"),
     ("questionnaire", "Questionnaire gaps: ask the champion"),
     ("configuration", "Configuration keys: record them in the customer's entry"),
     ("collection", "Data collection: fix what we pull"),
@@ -46,6 +47,8 @@ code { font-size: .9em; }
 
 def group_of(finding: Finding) -> str:
     """Which of `GROUPS` an engineer-addressed finding belongs to."""
+    if finding.base_id == "alerts.monitoring_gap":  # an alert rule for us to add
+        return "alerting"
     if finding.area == "disaster_recovery":
         return "questionnaire"
     if finding.area == "data_quality":
