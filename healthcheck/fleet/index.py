@@ -364,16 +364,20 @@ def _totals(entries: list[Entry]) -> str:
     and overdue actions, disks filling soon, and incidents and NPS when analysed."""
     done = [e for e in entries if e.status == "done"]
     scores = [e.score for e in done if e.score is not None]
+    filling = sum(e.runway_days is not None and e.runway_days <= RUNWAY_SOON_DAYS for e in done)
     items = [
-        (f"{len(entries)}", "customer(s)"),
-        (f"{len(entries) - len(done)}", "failed run(s)"),
+        (f"{len(entries)}", "customers" if len(entries) != 1 else "customer"),
+        (
+            f"{len(entries) - len(done)}",
+            "failed runs" if len(entries) - len(done) != 1 else "failed run",
+        ),
         (f"{sum(scores) / len(scores):.0f}" if scores else "—", "average score"),
         (f"{sum(e.top_risk_severity == 'critical' for e in done)}", "with a critical risk"),
         (f"{sum(e.open_actions or 0 for e in done)}", "open actions"),
         (f"{sum(e.overdue_actions or 0 for e in done)}", "overdue today"),
         (
-            f"{sum(e.runway_days is not None and e.runway_days <= RUNWAY_SOON_DAYS for e in done)}",
-            f"disk(s) full within {RUNWAY_SOON_DAYS} days",
+            f"{filling}",
+            f"{'disk' if filling == 1 else 'disks'} full within {RUNWAY_SOON_DAYS} days",
         ),
     ]
     incidents = [e.incidents for e in done if e.incidents is not None]

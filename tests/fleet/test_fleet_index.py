@@ -71,7 +71,7 @@ def test_the_index_lists_every_analysed_customer_with_trend_and_overdue_actions(
         f'href="{link}/{n}"' in first for n in ("report.html", "internal.html", "report.pdf")
     )
     assert "href=" not in rows[DEMO[1].name]
-    assert 'aria-label="Fleet totals"' in page and "<strong>3</strong>customer(s)" in page
+    assert 'aria-label="Fleet totals"' in page and "<strong>3</strong>customers" in page
     # analysed as of today, as a report today would be: nothing is overdue yet
     assert "<strong>0</strong>overdue today" in page
     assert (fleet.reports / str(Q2) / "index.html").is_file()
@@ -94,4 +94,4 @@ def test_the_index_lists_every_analysed_customer_with_trend_and_overdue_actions(
 
 def test_without_analyses_or_runs_the_index_says_how_to_get_some(tmp_path: Path) -> None:
     page = write_indexes(tmp_path / "reports", store=Store(tmp_path / "store"))[0].read_text()
-    assert "No analysis yet" in page and "<strong>0</strong>customer(s)" in page
+    assert "No analysis yet" in page and "<strong>0</strong>customers" in page
