@@ -179,4 +179,6 @@ def _check_index(fleet: Fleet, healthy_names: list[str]) -> None:
         assert f'href="{name}/{QUARTER}/report.html"' in page
         assert f'href="../{name}/{QUARTER}/report.html"' in per_quarter
     assert "gone-dark" in page and "cannot reach" in page  # failed runs are listed too
-    assert page.count("<th ") == 10 and "addEventListener" in page  # sortable
+    # ten columns, and the incidents' since every analysis has them (no survey here: no NPS)
+    assert page.count("<th ") == 11 and ">Incidents</th>" in page and ">NPS</th>" not in page
+    assert "addEventListener" in page  # sortable

@@ -4,6 +4,7 @@ with NAB), and its rules on a hand-made file."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +20,19 @@ from healthcheck.incidents.nab import (
     row_weights,
 )
 
-NAB = Path(__file__).resolve().parents[3] / "shared" / "data" / "nab"
+# The shared data beside the checkout (or $HEALTHCHECK_DATA, as the benchmarks read it); never
+# copied into the project (its README's terms).
+NAB = (
+    Path(os.environ["HEALTHCHECK_DATA"])
+    if "HEALTHCHECK_DATA" in os.environ
+    else Path(__file__).resolve().parents[3] / "shared" / "data"
+) / "nab"
 
 
 @pytest.fixture(scope="module")
 def corpus():  # type: ignore[no-untyped-def]
-    assert NAB.is_dir(), f"the NAB corpus is not at {NAB} (see ../shared/data/nab/README.md)"
+    if not NAB.is_dir():  # a checkout away from the shared data (as the schema test does)
+        pytest.skip(f"the NAB corpus is not at {NAB}; set HEALTHCHECK_DATA to its parent")
     return load_corpus(NAB)
 
 

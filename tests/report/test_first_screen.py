@@ -196,7 +196,7 @@ def test_ironbark_says_whether_each_of_last_quarters_actions_was_done(
     for action in asked:
         assert action["what"] in judged, f"{action['key']}: not followed up"
     searcher = next(v for k, v in judged.items() if "searcher" in k)
-    assert searcher[0] == "not done" and "ran out of memory 95 times" in searcher[1]
+    assert searcher[0] == "not done" and "ran out of memory 110 times" in searcher[1]
     # every forecast judged, the disk's that went wrong included
     assert re.search(r"Disks: \d+ of \d+ forecasts", page)
     assert "wrong: gitserver-0/repos" in page
@@ -334,7 +334,7 @@ def test_todays_memory_risk_is_shown_as_the_oom_kills_measured(
     text = page_text(demo_reports["ironbark-financial"].read_text())
     assert "OOM kills this quarter (today's settings)" in text
     # the backtest's replay of today's limits cannot see a kill: the measured kills stand there
-    assert re.search(r"current [\d.]+% [\d.]+% 95 OOM kills this quarter", text)
+    assert re.search(r"current [\d.]+% [\d.]+% 110 OOM kills this quarter", text)
     quiet = page_text(demo_reports["lumen-labs"].read_text())
     assert "OOM kills this quarter (today's settings)" in quiet
     assert "OOM kills this quarter " not in quiet.replace(
