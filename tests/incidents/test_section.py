@@ -63,3 +63,20 @@ def test_missing_signals_are_insufficient_data_not_no_incident() -> None:
     assert (
         json.loads(json.dumps(quarter_incidents({}, QUARTER, THRESHOLDS).to_json()))["count"] == 0
     )
+
+
+def test_the_first_screen_names_the_worst_incident_and_availability() -> None:
+    from healthcheck.report.sections.executive_summary import incidents_line
+
+    empty = quarter_incidents({}, QUARTER, THRESHOLDS)
+    assert incidents_line(analysis_with(empty)) == ""  # not judged: nothing claimed
+    found = type(empty)(
+        **{**empty.__dict__, "incidents": [an_incident("<b>x</b>")], "count": 1,
+           "availability": 0.9947}
+    )  # fmt: skip
+    line = incidents_line(analysis_with(found))
+    assert "1 major or critical incident, the worst 150 min on 12 Aug (major; " in line
+    assert "probable cause: out-of-memory kills on searcher" in line
+    assert "99.47% of the known time" in line and 'href="#Incidents-and-availability"' in line
+    calm = type(empty)(**{**empty.__dict__, "availability": 0.9999})
+    assert "No incident seriously affected users" in incidents_line(analysis_with(calm))

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from healthcheck.analysis import QuarterAnalysis
 from healthcheck.checks.run import AREA_WEIGHTS, CRITICAL_CAP
 from healthcheck.checks.verdict import Verdict, verdict
+from healthcheck.incidents.model import SEVERITY_ORDER
 from healthcheck.report.charts import SEVERITY_COLOURS, check_figure, layout
 from healthcheck.report.notes import notes_html
 from healthcheck.report.paths import TOC_SLOT
@@ -22,6 +23,7 @@ from healthcheck.report.sections.actions import (
     top_actions,
     top_actions_html,
 )
+from healthcheck.report.sections.incidents import CAUSES
 from healthcheck.report.text import AREA_NAMES, SEVERITIES, open_findings
 from healthcheck.units import plural
 
@@ -40,6 +42,7 @@ def first_screen_html(analysis: QuarterAnalysis, previous: Mapping[str, Any] | N
         '<h2 id="executive-summary">Executive summary</h2>'
         f'<p class="hc-state">{html.escape(state_sentence(analysis, found, top))}</p>'
         f"{_score_line(scores['overall'], found, previous)}"
+        f"{incidents_line(analysis)}"
         '<p class="hc-top-title"><strong>What to do, most important first</strong></p>'
         f"{top_actions_html(analysis)}"
         f"{_saving_line(analysis, saving)}"
@@ -76,6 +79,33 @@ def _score_line(overall: int, found: Verdict, previous: Mapping[str, Any] | None
         f'<p class="hc-score">Score <strong class="hc-score-value">{overall} / 100</strong>: '
         f"{html.escape(found.word)}{trend}{reason}</p>"
     )
+
+
+def incidents_line(analysis: QuarterAnalysis) -> str:
+    """What went wrong for users this quarter, in one line: the worst incident with its date and
+    probable cause, and availability (empty when the incidents could not be judged)."""
+    found = analysis.incidents
+    if found is None or found.availability is None:
+        return ""
+    available = f"search met its objective {found.availability:.2%} of the known time"
+    link = ' (see <a href="#Incidents-and-availability">Incidents and availability</a>)'
+    serious = found.above("minor")
+    if not serious:
+        minor = f" ({plural(found.count, 'minor incident')})" if found.count else ""
+        text = f"No incident seriously affected users this quarter{minor}; {available}."
+        return f'<p class="hc-incidents">{html.escape(text)}{link}</p>'
+    worst = max(serious, key=lambda i: (SEVERITY_ORDER[i.severity], i.duration_minutes))
+    cause = CAUSES.get(worst.cause.kind, worst.cause.kind) if worst.cause else "cause unknown"
+    services = [x for x in (worst.cause.service if worst.cause else "").split(", ") if x]
+    # A rollout touches every service: the count says it, the section names them.
+    where = f" on {services[0]}" if len(services) == 1 else f" ({len(services)} services)"
+    where = where if services else ""
+    counted = plural(len(serious), "major or critical incident")
+    text = (
+        f"Users were affected: {counted}, the worst {worst.duration_minutes:.0f} min on "
+        f"{worst.start:%d %b} ({worst.severity}; probable cause: {cause}{where}); {available}."
+    )
+    return f'<p class="hc-incidents">{html.escape(text)}{link}</p>'
 
 
 def _saving_line(analysis: QuarterAnalysis, saving: float) -> str:
