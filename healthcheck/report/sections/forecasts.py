@@ -145,7 +145,11 @@ def forecast_html(analysis: QuarterAnalysis) -> str:
     if not rows:
         return "<p>Too little history for a forecast (at least 14 days are needed).</p>"
     return (
-        '<details><summary>Forecast of every service</summary><table class="hc-table">'
+        "<details><summary>Forecast of every service (all its instances together)</summary>"
+        "<p>Each figure is the service's total over its instances: CPU the day's average of "
+        "their sum, memory the day's peak of their sum (the capacity table is per instance)."
+        "</p>"
+        '<table class="hc-table">'
         "<thead><tr><th>Service</th><th>Resource</th><th>Last 7 days</th>"
         f"<th>{analysis.quarter.next()} (average)</th><th>Range of a typical day</th>"
         f"<th>Change</th></tr></thead><tbody>{''.join(rows)}</tbody></table></details>"
