@@ -70,6 +70,21 @@ reports_option = click.option(
     help="Reports folder (else $HEALTHCHECK_REPORTS, else ./reports).",
 )
 
+# The options of the commands that read one customer's analysed quarter (check, incidents).
+customer_option = click.option(
+    "--customer", required=True, help="Customer name (see `healthcheck list`)."
+)
+latest_quarter_option = click.option(
+    "--quarter", default=None, help="YEARQn, e.g. 2026Q3 (default: latest with data)."
+)
+table_or_json_option = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+)
+
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="healthcheck")

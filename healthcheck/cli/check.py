@@ -18,7 +18,14 @@ from rich.table import Table
 
 from healthcheck.checks import CheckResult, run_checks
 from healthcheck.checks.run import latest_quarter
-from healthcheck.cli import cli, customers_option, store_option
+from healthcheck.cli import (
+    cli,
+    customer_option,
+    customers_option,
+    latest_quarter_option,
+    store_option,
+    table_or_json_option,
+)
 from healthcheck.cli.analyse import customer_entry
 from healthcheck.quarters import Quarter
 from healthcheck.store import Store
@@ -28,15 +35,9 @@ _COLOURS = {"critical": "bold red", "warning": "yellow", "info": "cyan", "ok": "
 
 
 @cli.command("check")
-@click.option("--customer", required=True, help="Customer name (see `healthcheck list`).")
-@click.option("--quarter", default=None, help="YEARQn, e.g. 2026Q3 (default: latest with data).")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-)
+@customer_option
+@latest_quarter_option
+@table_or_json_option
 @click.option(
     "--fail-on",
     type=click.Choice(["warning", "critical"]),

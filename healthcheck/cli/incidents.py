@@ -12,7 +12,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from healthcheck.checks.run import latest_quarter
-from healthcheck.cli import cli, customers_option, store_option
+from healthcheck.cli import (
+    cli,
+    customer_option,
+    customers_option,
+    latest_quarter_option,
+    store_option,
+    table_or_json_option,
+)
 from healthcheck.cli.analyse import customer_entry
 from healthcheck.errors import MissingDataError
 from healthcheck.incidents.model import QuarterIncidents
@@ -24,15 +31,9 @@ _COLOURS = {"critical": "bold red", "major": "yellow", "minor": "cyan"}
 
 
 @cli.command("incidents")
-@click.option("--customer", required=True, help="Customer name (see `healthcheck list`).")
-@click.option("--quarter", default=None, help="YEARQn, e.g. 2026Q3 (default: latest with data).")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-)
+@customer_option
+@latest_quarter_option
+@table_or_json_option
 @store_option
 @customers_option
 def incidents_command(

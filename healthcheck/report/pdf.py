@@ -139,23 +139,31 @@ def _with_paper(page: str, chosen: Paper) -> str:
     return page[:head_end] + rule + page[head_end:]
 
 
+# A headless Chromium that reaches nothing but the page it is given: shared by the PDF printer
+# and the tests' browser, so the two are the same offline browser.
+OFFLINE_FLAGS = (
+    "--headless",
+    "--disable-gpu",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-extensions",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    # Whatever slipped past would go nowhere.
+    "--proxy-server=http://127.0.0.1:9",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+)
+
+
 def chromium_arguments(
     browser: str, page: Path, output: Path, chosen: Paper, profile: Path
 ) -> list[str]:
     """The command line that prints `page` to `output` on `chosen` paper, offline."""
     arguments = [
         browser,
-        "--headless",
-        "--disable-gpu",
-        "--no-first-run",
-        "--no-default-browser-check",
-        "--disable-extensions",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--proxy-server=http://127.0.0.1:9",
-        "--host-resolver-rules=MAP * ~NOTFOUND",
+        *OFFLINE_FLAGS,
         f"--user-data-dir={profile}",
         f"--window-size={chosen.window_width_px},{chosen.printable_height_px}",
         "--no-pdf-header-footer",

@@ -24,6 +24,8 @@ from typing import Any
 
 import websocket
 
+from healthcheck.report.pdf import OFFLINE_FLAGS
+
 CHROMIUM = os.environ.get("HEALTHCHECK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 TIMEOUT = 30.0  # seconds for the browser to start, a page to load, a command to answer
 
@@ -168,20 +170,9 @@ def started_browser(profile: Path) -> Iterator[Browser]:
     process = subprocess.Popen(
         [
             CHROMIUM,
-            "--headless",
+            *OFFLINE_FLAGS,  # the PDF printer's: the same offline browser
             "--no-sandbox",  # root in CI; the page is our own file
-            "--disable-gpu",
-            "--no-first-run",
-            "--no-default-browser-check",
-            "--disable-extensions",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
             "--metrics-recording-only",
-            # Whatever slipped past offline emulation would go nowhere.
-            "--proxy-server=http://127.0.0.1:9",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
             "--remote-debugging-address=127.0.0.1",
             "--remote-debugging-port=0",
             f"--user-data-dir={profile}",
