@@ -221,6 +221,7 @@ class Instance:
     schema: GraphQLSchema
     introspection: str = "on"  # on | refused (an error payload) | null (answers null)
     insights_error: str | None = None
+    survey_error: str | None = None  # the survey alone fails (a setting, a broken resolver)
     faults: list[str] = field(default_factory=list)  # consumed one per request
     requests: list[dict[str, Any]] = field(default_factory=list)
     site_users_args: list[dict[str, Any]] = field(default_factory=list)
@@ -231,6 +232,8 @@ class Instance:
         def survey_responses(info: Any, first: int | None = None) -> dict[str, Any]:
             if not info.context["admin"]:
                 raise GraphQLError("must be site admin")
+            if self.survey_error:
+                raise GraphQLError(self.survey_error)
             self.survey_firsts.append(first)
             nodes = self.survey if first is None else self.survey[:first]
             return {"nodes": nodes, "totalCount": len(self.survey), "averageScore": 7.5,
@@ -937,6 +940,17 @@ def test_the_survey_cap_is_named_when_reached(
     assert "user survey: read the first 2 of 5 responses (the cap, SURVEY_RESPONSES_CAP)" in (
         " ".join(inventory.notes)
     )
+
+
+def test_a_failing_survey_costs_the_survey_only(v5_2: tuple[Instance, str]) -> None:
+    instance, url = v5_2
+    instance.survey_error = "surveyResponses: internal error <script>"
+    inventory = fetch(url)
+    assert "survey_responses" not in (inventory.model_extra or {})
+    assert any(n.startswith("user survey: unavailable (") for n in inventory.notes)
+    # the rest of the inventory is there, as on the same instance with its survey
+    assert inventory.product_version and inventory.repositories
+    assert inventory.feature_add_ons["executors"]["in_use"] is True
 
 
 def test_an_empty_survey_sends_no_second_query(v7_5: tuple[Instance, str]) -> None:

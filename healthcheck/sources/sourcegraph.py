@@ -47,6 +47,7 @@ from healthcheck.errors import SourceError
 from healthcheck.feedback.responses import from_graphql
 from healthcheck.redact import redact, remember_secret, url_without_password
 from healthcheck.store import Deployment, Inventory
+from healthcheck.units import plural
 
 __all__ = ["USAGE_STATISTICS_REMOVED_IN", "check_token", "fetch_inventory"]
 
@@ -1015,7 +1016,7 @@ def _survey(client: _GraphQL, schema: _Schema, gaps: _Gaps) -> dict[str, Any]:
         )
         gaps.notes.append(note)
     if dropped:
-        gaps.notes.append(f"user survey: {dropped} malformed response(s) dropped")
+        gaps.notes.append(f"user survey: {plural(dropped, 'malformed response')} dropped")
     return {
         "survey": {"total": total, "read": len(nodes), "dropped": dropped, "note": note},
         "survey_responses": [r.model_dump(mode="json") for r in responses],

@@ -148,13 +148,22 @@ def test_dask_cluster_runs_the_same_tasks(make_fleet: Callable[[], Fleet]) -> No
     ) as cluster:
         address = cluster.scheduler_address
         assert address.startswith("tcp://127.0.0.1:")
-        result = fleet.run("--quarter", QUARTER, "--skip-pull", "--scheduler", address)
+        result = fleet.run(
+            "--quarter", QUARTER, "--skip-pull", "--scheduler", address, "--pdf", "--paper",
+            "letter",
+        )  # fmt: skip
 
     assert result.returncode == 0, result.stderr
     assert "2 done, 0 skipped, 0 failed" in result.stdout
     assert f"Dask scheduler {address}" in result.stderr
+    page = (fleet.reports / "index.html").read_text()
     for customer in chosen:
-        assert (fleet.reports / customer.name / QUARTER / "report.html").is_file()
+        folder = fleet.reports / customer.name / QUARTER
+        assert (folder / "report.html").is_file()
+        # --pdf on the workers: a Letter PDF beside each report, linked from the index
+        pdf = (folder / "report.pdf").read_bytes()
+        assert pdf.startswith(b"%PDF-") and b"/MediaBox [0 0 612 792]" in pdf
+        assert f'href="{customer.name}/{QUARTER}/report.pdf"' in page
 
 
 # ---------------------------------------------------------------------- helpers
