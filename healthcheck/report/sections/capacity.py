@@ -4,6 +4,7 @@ the monthly cost, and links to the ready-to-apply override files."""
 from __future__ import annotations
 
 import html
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,8 +12,8 @@ import plotly.graph_objects as go
 
 from healthcheck.analysis import QuarterAnalysis
 from healthcheck.report.charts import PALETTE, check_figure, label, layout, note_no_data
-from healthcheck.report.text import cores, count, gib, share
-from healthcheck.units import GIB
+from healthcheck.report.text import MISSING, cores, count, gib, present, share
+from healthcheck.units import GIB, cpu_millicores, memory_mib
 
 FILE_TITLES = {
     "recommendations/values.yaml": "Helm values override",
@@ -39,11 +40,11 @@ def capacity_html(analysis: QuarterAnalysis) -> str:
             "<tr>"
             f"<td>{label(service)}</td>"
             f"<td>{cores(r.get('cpu_request_cores_today'))} → "
-            f"<strong>{cores(r.get('cpu_request_cores_recommended'))}</strong></td>"
+            f"<strong>{applied_cores(r.get('cpu_request_cores_recommended'))}</strong></td>"
             f"<td>{cores(r.get('cpu_limit_cores_today'))} → "
-            f"<strong>{cores(r.get('cpu_limit_cores_recommended'))}</strong></td>"
+            f"<strong>{applied_cores(r.get('cpu_limit_cores_recommended'))}</strong></td>"
             f"<td>{gib(r.get('memory_limit_bytes_today'))} → "
-            f"<strong>{gib(r.get('memory_limit_bytes_recommended'))}</strong></td>"
+            f"<strong>{applied_gib(r.get('memory_limit_bytes_recommended'))}</strong></td>"
             f"<td>{count(r.get('replicas_today'))} → "
             f"<strong>{count(r.get('replicas_recommended'))}</strong></td>"
             f"<td>{share(r.get('cpu_exceedance'))}</td>"
@@ -68,6 +69,17 @@ def capacity_html(analysis: QuarterAnalysis) -> str:
         "<th>Chance of running out of memory (recommended)</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>" + cost
     )
+
+
+def applied_cores(value: Any) -> str:
+    """A recommended CPU as the override files and the actions write it (`cpu_millicores`):
+    the table shows the value an operator applies, not the model's 1.95."""
+    return f"{cpu_millicores(float(value)) / 1000:,.2f}" if present(value) else MISSING
+
+
+def applied_gib(value: Any) -> str:
+    """A recommended memory limit as the override files write it (`memory_mib`), in GiB."""
+    return f"{memory_mib(float(value)) / 1024:,.2f}" if present(value) else MISSING
 
 
 def oom_kills(analysis: QuarterAnalysis) -> dict[str, int]:
@@ -129,7 +141,14 @@ def files_html(analysis: QuarterAnalysis) -> str:
         + "</li>"
         for path in analysis.recommendation_files
     )
+    compose = (
+        "<p>docker-compose's limits are hard caps, so its file never sets one below the peak "
+        "this quarter measured: a value there may be above the table's.</p>"
+        if "recommendations/docker-compose.override.yaml" in analysis.recommendation_files
+        else ""
+    )
     return (
-        "<p>The recommendation, ready to apply, is in the report's folder:</p>"
-        f'<ul class="hc-files">{items}</ul>'
+        "<p>The recommendation, ready to apply, is in the report's folder (the table's "
+        "recommended values are the files' own, rounded as an operator writes them):</p>"
+        f'<ul class="hc-files">{items}</ul>{compose}'
     )
