@@ -110,6 +110,17 @@ METRICS: dict[str, MetricInfo] = {
     ]
 }
 
+# The queues behind search, sync and the add-ons (gauges, service-level): the demo plants them,
+# the analysis keeps their daily peaks, the report draws one panel each.
+QUEUE_METRICS = (
+    "index_queue_length",
+    "stale_repositories",
+    "codeintel_upload_queue_age_seconds",
+    "executor_queue_length",
+    "executor_queue_age_seconds",
+    "insights_queue_length",
+)
+
 
 def empty_metrics_frame() -> pd.DataFrame:
     """A frame with the contract's columns and types and no rows."""

@@ -8,16 +8,8 @@ from collections.abc import Mapping
 import pandas as pd
 
 from healthcheck.analysis.resample import daily
+from healthcheck.contract import QUEUE_METRICS
 
-# The contract's queue metrics (gauges, service-level, read as the step's peak).
-QUEUE_METRICS = (
-    "index_queue_length",
-    "stale_repositories",
-    "codeintel_upload_queue_age_seconds",
-    "executor_queue_length",
-    "executor_queue_age_seconds",
-    "insights_queue_length",
-)
 _COLUMNS = ("metric", "label", "day", "value")
 
 

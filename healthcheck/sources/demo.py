@@ -35,7 +35,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from healthcheck.catalog import Service, load_catalog
-from healthcheck.contract import METRICS
+from healthcheck.contract import METRICS, QUEUE_METRICS
 from healthcheck.errors import ParameterError
 from healthcheck.quarters import Quarter
 from healthcheck.sources.demo_feedback import write_demo_survey
@@ -1030,7 +1030,7 @@ def _metric_frames(plan: _Plan, simulation: _Simulation) -> Iterator[pd.DataFram
         "alerts_firing": lambda: _alert_series(plan, simulation),
     }
     queues = _queue_series(plan)
-    for metric in _QUEUE_METRICS:
+    for metric in QUEUE_METRICS:
         builders[metric] = functools.partial(queues.__getitem__, metric)
     categories = _Categories.of(plan)
     planter = IncidentPlanter(plan)  # the incidents of data/demo/README.md
@@ -1171,15 +1171,7 @@ def _held(condition: Bools, steps: int) -> Bools:
     return result
 
 
-# Queues behind search, sync and the add-ons, hourly: they move slowly.
-_QUEUE_METRICS = (
-    "index_queue_length",
-    "stale_repositories",
-    "codeintel_upload_queue_age_seconds",
-    "executor_queue_length",
-    "executor_queue_age_seconds",
-    "insights_queue_length",
-)
+# Queues (`QUEUE_METRICS`) are simulated hourly: they move slowly.
 _EXECUTOR_QUEUES = ("batches", "codeintel")
 _BACKLOG_DAYS = 42  # codeintel-upload-backlog: the last six weeks of the window
 _BACKLOG_CAP = 4.75 * 3600  # the oldest upload waits up to 4 h 45 min, under the 5 h alert

@@ -9,8 +9,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from healthcheck.analysis import QuarterAnalysis
-from healthcheck.analysis.queues import QUEUE_METRICS
 from healthcheck.checks.base import Finding
+from healthcheck.contract import QUEUE_METRICS
 from healthcheck.report.charts import (
     SEVERITY_COLOURS,
     check_figure,
